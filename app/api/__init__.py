@@ -1,0 +1,52 @@
+"""The JSON API (flask-smorest): OpenAPI 3 at /api/v1/openapi.json, docs at /api/v1/docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, Response, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from app.problems import from_http_exception
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering every HTTP error as RFC 9457 problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return from_http_exception(error)
+
+
+API_SETTINGS: dict[str, Any] = {
+    "API_TITLE": "Commonpot API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    # Interactive docs, with Swagger UI's files served by us (swagger-ui-bundle), never a CDN.
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+    "OPENAPI_REDOC_PATH": None,
+    "OPENAPI_RAPIDOC_PATH": None,
+}
+
+
+def init_api(app: Flask) -> ProblemApi:
+    for key, value in API_SETTINGS.items():
+        app.config.setdefault(key, value)
+    api = ProblemApi(app)
+    app.register_blueprint(_swagger_assets)
+    from app.api import pots
+
+    api.register_blueprint(pots.blp, url_prefix="/api/v1/pots")
+    return api
+
+
+_swagger_assets = Blueprint("swagger_assets", __name__)
+
+
+@_swagger_assets.get("/api/v1/docs/assets/<path:filename>")
+def swagger_asset(filename: str) -> Response:
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)

@@ -1,0 +1,52 @@
+"""What every command shares: errors as one line and exit code 2, the database."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from app.extensions import database
+from ledger.errors import LedgerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CommandError(click.ClickException):
+    """A refused request: printed as one line, exit code 2, nothing written."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def refusals_as_errors(func: F) -> F:
+    """Turn domain errors into one-line CLI errors."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LedgerError as exc:
+            raise CommandError(f"{exc.title}: {exc.detail}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def cli_actor() -> str:
+    """Who did it: the operating-system user running the command."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@contextmanager
+def write_session() -> Iterator[Any]:
+    with database().write() as session:
+        yield session

@@ -1,0 +1,17 @@
+"""``commonpot demo``: load the demo community's pot (safe to run again)."""
+
+from __future__ import annotations
+
+import click
+
+from app.cli.common import refusals_as_errors, write_session
+from app.demo import DEMO_SLUG, load_demo
+
+
+@click.command()
+@refusals_as_errors
+def demo() -> None:
+    """Load a demo community pot (idempotent: running it twice changes nothing)."""
+    with write_session() as session:
+        written = load_demo(session)
+    click.echo(f"demo pot {DEMO_SLUG}: {written} new entries")

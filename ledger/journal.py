@@ -1,0 +1,297 @@
+"""Appending to a pot's journal: the only way money moves.
+
+Every append locks the pot, checks the request, refuses anything that would take an account that
+must not go negative below zero, and writes the entry, its postings, the maintained balances and the
+chain head in the caller's transaction. Retries are recognised by idempotency key or external
+reference: the same content returns the original entry, different content is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import accounts
+from ledger.chain import (
+    CanonicalPosting,
+    canonical_bytes,
+    canonical_document,
+    canonical_json_text,
+    entry_hash,
+    format_timestamp,
+)
+from ledger.errors import (
+    AlreadyReversed,
+    EntryNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidInput,
+    PotNotFound,
+)
+from ledger.money import MAX_AMOUNT, to_decimal_string, validate_minor_amount
+from ledger.models import Balance, Entry, Pot, Posting
+
+MAX_MEMO = 2000
+MAX_REF = 200
+
+# The kinds of entry. Each has one meaning; docs/ledger-format.md lists their postings.
+KINDS = (
+    "contribution",
+    "payout",
+    "fee",
+    "refund",
+    "adjustment",
+    "allocation",
+    "release",
+    "reversal",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PostingSpec:
+    account: str
+    amount: int  # minor units, debit > 0, credit < 0
+
+
+@dataclass(frozen=True)
+class EntryRequest:
+    kind: str
+    memo: str
+    actor: str
+    postings: Sequence[PostingSpec]
+    external_ref: str | None = None
+    idempotency_key: str | None = None
+    reverses_seq: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    entry: Entry
+    created: bool  # False when an earlier identical request was recognised
+
+
+def lock_pot(session: Session, slug: str) -> Pot:
+    """Load a pot holding its row lock until the transaction ends (no-op lock on SQLite,
+    where the write transaction already holds the database's write lock)."""
+    pot = session.scalars(select(Pot).where(Pot.slug == slug).with_for_update()).one_or_none()
+    if pot is None:
+        raise PotNotFound(f"there is no pot called {slug!r}")
+    return pot
+
+
+def append(
+    session: Session, slug: str, request: EntryRequest, *, now: datetime | None = None
+) -> AppendResult:
+    pot = lock_pot(session, slug)
+    return append_locked(session, pot, request, now=now)
+
+
+def append_locked(
+    session: Session, pot: Pot, request: EntryRequest, *, now: datetime | None = None
+) -> AppendResult:
+    """Append to a pot whose lock the caller already holds (see :func:`lock_pot`)."""
+    _validate(request)
+    fingerprint = _fingerprint(request)
+    earlier = _find_earlier(session, pot, request, fingerprint)
+    if earlier is not None:
+        return AppendResult(earlier, created=False)
+
+    new_balances = _apply_to_balances(session, pot, request.postings)
+    recorded_at = format_timestamp(now or datetime.now(UTC))
+    postings = [CanonicalPosting(p.account, p.amount, pot.currency) for p in request.postings]
+    data_json = canonical_json_text(request.data)
+    document = canonical_document(
+        pot=pot.slug,
+        seq=pot.head_seq + 1,
+        recorded_at=recorded_at,
+        kind=request.kind,
+        memo=request.memo,
+        actor=request.actor,
+        external_ref=request.external_ref,
+        reverses=request.reverses_seq,
+        data=request.data,
+        postings=postings,
+        prev_hash=pot.head_hash,
+    )
+    entry = Entry(
+        pot_id=pot.id,
+        seq=pot.head_seq + 1,
+        recorded_at=recorded_at,
+        kind=request.kind,
+        memo=request.memo,
+        actor=request.actor,
+        external_ref=request.external_ref,
+        idempotency_key=request.idempotency_key,
+        reverses_seq=request.reverses_seq,
+        data_json=data_json,
+        fingerprint=fingerprint,
+        prev_hash=pot.head_hash,
+        hash=entry_hash(canonical_bytes(document)),
+        postings=[
+            Posting(position=i, account=p.account, amount=p.amount, currency=p.currency)
+            for i, p in enumerate(postings)
+        ],
+    )
+    session.add(entry)
+    for balance in new_balances:
+        session.add(balance)
+    pot.head_seq = entry.seq
+    pot.head_hash = entry.hash
+    session.flush()
+    return AppendResult(entry, created=True)
+
+
+def reverse(
+    session: Session,
+    slug: str,
+    seq: int,
+    *,
+    memo: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> AppendResult:
+    """Append the entry that undoes entry ``seq``: the same postings with opposite signs."""
+    pot = lock_pot(session, slug)
+    original = session.scalars(
+        select(Entry).where(Entry.pot_id == pot.id, Entry.seq == seq)
+    ).one_or_none()
+    if original is None:
+        raise EntryNotFound(f"pot {slug!r} has no entry #{seq}")
+    if original.kind == "reversal":
+        raise InvalidInput(f"entry #{seq} is itself a reversal; record a new entry instead")
+    request = EntryRequest(
+        kind="reversal",
+        memo=memo,
+        actor=actor,
+        postings=[PostingSpec(p.account, -p.amount) for p in original.postings],
+        idempotency_key=idempotency_key,
+        reverses_seq=seq,
+    )
+    done = session.scalars(
+        select(Entry).where(Entry.pot_id == pot.id, Entry.reverses_seq == seq)
+    ).one_or_none()
+    if done is not None:
+        if idempotency_key is not None and done.idempotency_key == idempotency_key:
+            return append_locked(session, pot, request, now=now)  # recognised as a retry
+        raise AlreadyReversed(f"entry #{seq} was already reversed by entry #{done.seq}")
+    return append_locked(session, pot, request, now=now)
+
+
+def _validate(request: EntryRequest) -> None:
+    if request.kind not in KINDS:
+        raise InvalidInput(f"unknown entry kind {request.kind!r}; expected one of {', '.join(KINDS)}")
+    _check_text("memo", request.memo, MAX_MEMO, required=True)
+    _check_text("actor", request.actor, MAX_REF, required=True)
+    for name in ("external_ref", "idempotency_key"):
+        value = getattr(request, name)
+        if value is not None:
+            _check_text(name.replace("_", " "), value, MAX_REF, required=True)
+    if len(request.postings) < 2:
+        raise InvalidInput("an entry needs at least two postings")
+    for posting in request.postings:
+        if not accounts.is_known(posting.account):
+            raise InvalidInput(f"unknown account {posting.account!r}")
+        if isinstance(posting.amount, bool) or not isinstance(posting.amount, int):
+            raise InvalidInput(f"posting amounts must be integers, got {posting.amount!r}")
+        validate_minor_amount(abs(posting.amount))
+    if sum(p.amount for p in request.postings) != 0:
+        raise InvalidInput("the postings of an entry must sum to zero")
+
+
+def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text")
+    if required and not value.strip():
+        raise InvalidInput(f"{name} must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is {len(value)} characters long; the limit is {limit}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} is not valid Unicode text") from None
+    if any(ord(c) < 0x20 and c not in "\n\t" for c in value):
+        raise InvalidInput(f"{name} contains control characters")
+
+
+def _fingerprint(request: EntryRequest) -> str:
+    content = {
+        "kind": request.kind,
+        "memo": request.memo,
+        "external_ref": request.external_ref,
+        "reverses": request.reverses_seq,
+        "data": dict(request.data),
+        "postings": [[p.account, p.amount] for p in request.postings],
+    }
+    return hashlib.sha256(canonical_json_text(content).encode()).hexdigest()
+
+
+def _find_earlier(
+    session: Session, pot: Pot, request: EntryRequest, fingerprint: str
+) -> Entry | None:
+    for column, value, label in (
+        (Entry.idempotency_key, request.idempotency_key, "idempotency key"),
+        (Entry.external_ref, request.external_ref, "external reference"),
+    ):
+        if value is None:
+            continue
+        earlier = session.scalars(
+            select(Entry).where(Entry.pot_id == pot.id, column == value)
+        ).one_or_none()
+        if earlier is None:
+            continue
+        if earlier.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                f"{label} {value!r} was already used for entry #{earlier.seq} "
+                "with different content"
+            )
+        return earlier
+    return None
+
+
+def _apply_to_balances(
+    session: Session, pot: Pot, postings: Sequence[PostingSpec]
+) -> list[Balance]:
+    """New balances after the postings, refusing any that would break a non-negative rule."""
+    deltas: dict[str, int] = {}
+    for posting in postings:
+        deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
+    existing = {
+        b.account: b
+        for b in session.scalars(
+            select(Balance).where(Balance.pot_id == pot.id, Balance.account.in_(deltas))
+        )
+    }
+    changed: list[tuple[Balance, int]] = []
+    for account, delta in sorted(deltas.items()):
+        balance = existing.get(account) or Balance(
+            pot_id=pot.id,
+            account=account,
+            amount=0,
+            non_negative=accounts.is_non_negative(account),
+        )
+        new_amount = balance.amount + delta
+        if balance.non_negative and new_amount < 0:
+            raise InsufficientFunds(
+                f"{account} holds {to_decimal_string(balance.amount, pot.currency)} "
+                f"{pot.currency}; taking {to_decimal_string(-delta, pot.currency)} would leave it "
+                "below zero",
+                account=account,
+                balance=balance.amount,
+                requested=-delta,
+            )
+        if abs(new_amount) > MAX_AMOUNT:
+            raise InvalidInput(f"{account} would exceed the largest representable balance")
+        changed.append((balance, new_amount))
+    # Only now, with every rule checked, touch the session's objects: a caller that catches
+    # InsufficientFunds and carries on must not find half-applied balances.
+    for balance, new_amount in changed:
+        balance.amount = new_amount
+    return [balance for balance, _ in changed]

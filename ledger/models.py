@@ -1,0 +1,125 @@
+"""Typed SQLAlchemy models of the money core.
+
+Tables are created only by the Alembic migrations in ``migrations/``; these classes describe them.
+``ledger_entries`` and ``ledger_postings`` are append-only: database triggers refuse UPDATE,
+DELETE and TRUNCATE on them. ``ledger_balances`` and the head columns of ``pots`` are maintained
+caches, updated in the same transaction as each entry and checked by ``verify``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+GENESIS_HASH = "0" * 64
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Pot(Base):
+    __tablename__ = "pots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The chain head, maintained with every append (checked by verify).
+    head_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+
+
+class Entry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("pot_id", "seq"),
+        UniqueConstraint("pot_id", "external_ref"),
+        UniqueConstraint("pot_id", "idempotency_key"),
+        UniqueConstraint("pot_id", "reverses_seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        Index("ix_ledger_entries_pot_kind_seq", "pot_id", "kind", "seq"),
+        Index("ix_ledger_entries_pot_recorded_at", "pot_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id", ondelete="RESTRICT"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # RFC 3339 UTC with microseconds, fixed width ("2026-11-23T10:15:00.000000Z"): stored as the
+    # exact string that was hashed, so no database's datetime handling can change it.
+    recorded_at: Mapped[str] = mapped_column(String(27))
+    kind: Mapped[str] = mapped_column(String(32))
+    memo: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    reverses_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # Canonical JSON (RFC 8785) of the entry's structured references, e.g. a proposal id.
+    data_json: Mapped[str] = mapped_column(Text, default="{}")
+    # SHA-256 of the request's content, to tell a retry from a conflicting reuse of a key.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    postings: Mapped[list[Posting]] = relationship(
+        back_populates="entry", order_by="Posting.position", lazy="selectin"
+    )
+
+
+class Posting(Base):
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "position"),
+        CheckConstraint("amount <> 0", name="amount_nonzero"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id", ondelete="RESTRICT"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    account: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units; debit > 0, credit < 0
+    currency: Mapped[str] = mapped_column(String(3))
+
+    entry: Mapped[Entry] = relationship(back_populates="postings")
+
+
+class Balance(Base):
+    """The maintained balance of one account, so reading a pot never scans its entries."""
+
+    __tablename__ = "ledger_balances"
+    __table_args__ = (
+        CheckConstraint("NOT non_negative OR amount >= 0", name="non_negative"),
+    )
+
+    pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    non_negative: Mapped[bool] = mapped_column(Boolean)

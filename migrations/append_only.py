@@ -1,0 +1,43 @@
+"""DDL that makes tables append-only, on SQLite and PostgreSQL (used by the migrations)."""
+
+from __future__ import annotations
+
+from alembic import op
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION commonpot_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'table % is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'restrict_violation';
+END
+$$;
+"""
+
+
+def protect(table: str) -> None:
+    """Refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on ``table``, in the database."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(PG_FUNCTION)
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION commonpot_append_only()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION commonpot_append_only()"
+        )
+    else:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: {action} refused'); END"
+            )
+
+
+def unprotect(table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+    else:
+        for action in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
