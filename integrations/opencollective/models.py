@@ -122,7 +122,7 @@ class OCExpense:
 
 def _require(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = obj.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise OpenCollectiveDataError(f"{where}.{key} missing or of the wrong type: {value!r}")
     return value
 
@@ -131,7 +131,7 @@ def _optional(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     value = obj.get(key)
     if value is None:
         return None
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise OpenCollectiveDataError(f"{where}.{key} is of the wrong type: {value!r}")
     return value
 
