@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from sqlalchemy import Row, select
@@ -35,6 +36,7 @@ class VerifyReport:
     first_bad_seq: int | None = None
     problems: list[str] = field(default_factory=list)
     balances: dict[str, int] = field(default_factory=dict)
+    last_hash: str = GENESIS_HASH
 
     @property
     def ok(self) -> bool:
@@ -49,9 +51,24 @@ class VerifyReport:
 def verify_pot(session: Session, pot: Pot) -> VerifyReport:
     report = VerifyReport(pot=pot.slug)
     balances: dict[str, int] = {}
+    # closing(): leaving the loop early must close the (server-side) cursor at once.
+    with closing(_stream(session, pot)) as stream:
+        _replay(pot, stream, report, balances)
+    report.balances = balances
+    if report.ok:
+        _check_maintained(session, pot, report)
+    return report
+
+
+def _replay(
+    pot: Pot,
+    stream: Iterator[tuple[Row, list[Row]]],
+    report: VerifyReport,
+    balances: dict[str, int],
+) -> None:
     expected_seq = 1
     prev_hash = GENESIS_HASH
-    for entry_row, posting_rows in _stream(session, pot):
+    for entry_row, posting_rows in stream:
         seq = entry_row.seq
         if seq != expected_seq:
             report.fail(f"entry #{expected_seq} is missing (found #{seq} next)", expected_seq)
@@ -69,10 +86,7 @@ def verify_pot(session: Session, pot: Pot) -> VerifyReport:
         prev_hash = entry_row.hash
         expected_seq += 1
         report.entries += 1
-    report.balances = balances
-    if report.ok:
-        _check_maintained(session, pot, report, prev_hash)
-    return report
+    report.last_hash = prev_hash
 
 
 def _stream(session: Session, pot: Pot) -> Iterator[tuple[Row, list[Row]]]:
@@ -100,9 +114,12 @@ def _stream(session: Session, pot: Pot) -> Iterator[tuple[Row, list[Row]]]:
         .order_by(Entry.seq, Posting.position)
         .execution_options(yield_per=BATCH)
     )
-    for _, group in itertools.groupby(rows, key=lambda r: r.seq):
-        members = list(group)
-        yield members[0], [m for m in members if m.position is not None]
+    try:
+        for _, group in itertools.groupby(rows, key=lambda r: r.seq):
+            members = list(group)
+            yield members[0], [m for m in members if m.position is not None]
+    finally:
+        rows.close()
 
 
 def _check_entry(pot: Pot, row: Row, postings: list[Row], prev_hash: str) -> str | None:
@@ -138,8 +155,8 @@ def _check_entry(pot: Pot, row: Row, postings: list[Row], prev_hash: str) -> str
     return None
 
 
-def _check_maintained(session: Session, pot: Pot, report: VerifyReport, last_hash: str) -> None:
-    if pot.head_seq != report.entries or pot.head_hash != last_hash:
+def _check_maintained(session: Session, pot: Pot, report: VerifyReport) -> None:
+    if pot.head_seq != report.entries or pot.head_hash != report.last_hash:
         report.fail(
             f"the pot's recorded head (#{pot.head_seq}) does not match the chain "
             f"(#{report.entries})"

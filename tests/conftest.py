@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from helpers import dispose_app, make_app
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from app import create_app, migrate
+from app import migrate
 from ledger import pots as ledger_pots
 from ledger.db import Database
 
@@ -138,26 +139,11 @@ def pot_slug(db: Database) -> str:
     return slug
 
 
-def make_app(database: Database, tmp_path: Path) -> Flask:
-    os.environ.setdefault("COMMONPOT_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": database.engine.url.render_as_string(False),
-            "SECRET_KEY": "test-secret-key",
-        }
-    )
-    return app
-
-
 @pytest.fixture
 def app(db: Database, tmp_path: Path) -> Iterator[Flask]:
     application = make_app(db, tmp_path)
     yield application
-    from app.extensions import database
-
-    with application.app_context():
-        database().dispose()
+    dispose_app(application)
 
 
 @pytest.fixture

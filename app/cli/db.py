@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from app import migrate
 from app.extensions import database
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def db() -> None:
     """Database schema."""
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
 from app.cli.common import refusals_as_errors, write_session
 from app.demo import DEMO_SLUG, load_demo
 
 
 @click.command()
+@with_appcontext
 @refusals_as_errors
 def demo() -> None:
     """Load a demo community pot (idempotent: running it twice changes nothing)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from app.cli.common import cli_actor, refusals_as_errors, write_session
 from app.extensions import database
@@ -15,7 +16,7 @@ from ledger.money import parse_amount, to_decimal_string
 from ledger.verify import verify_pot
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def ledger() -> None:
     """The pot's append-only ledger."""
 

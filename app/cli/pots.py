@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from app.cli.common import refusals_as_errors, write_session
 from app.extensions import database
@@ -10,7 +11,7 @@ from ledger import pots as ledger_pots
 from ledger.money import to_decimal_string
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def pot() -> None:
     """Pots of shared money."""
 
