@@ -21,7 +21,8 @@ def ledger() -> None:
     """The pot's append-only ledger."""
 
 
-@ledger.command()
+# ignore_unknown_options: "-5" is a (refused) amount, not an unknown option.
+@ledger.command(context_settings={"ignore_unknown_options": True})
 @click.argument("slug")
 @click.argument("kind", type=click.Choice(operations.RECORDABLE_KINDS))
 @click.argument("amount")

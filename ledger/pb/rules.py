@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
-from ledger.pb._mes import Prepared, Run, Utility, prepare, run_mes
+from ledger.pb._mes import Prepared, Run, Utility, prepare, run_mes, voters_in
 from ledger.pb.model import Election, Money
 from ledger.pb.outcome import FundedExplanation, Outcome, UnfundedExplanation, show
 
@@ -96,7 +96,7 @@ def _initial_share(election: Election) -> Fraction:
 
 def _single_mes(rule: str, election: Election, utility: Utility) -> Outcome:
     prep = prepare(election)
-    run = run_mes(prep, _initial_share(election), utility)
+    run = run_mes(prep, _initial_share(election), utility, explain=True)
     return _mes_outcome(rule, election, prep, run, 1)
 
 
@@ -105,19 +105,24 @@ def _add1_run(election: Election, prep: Prepared) -> tuple[Run | None, int]:
 
     Each run starts from scratch with share budget / voters + k; only the share changes, so
     the prepared election is reused. A run can overspend the real budget once the share
-    exceeds budget / voters, which is when the previous run's outcome is kept.
+    exceeds budget / voters, which is when the previous run's outcome is kept. The search
+    runs skip the explanation bookkeeping; the chosen share is re-run once with it (MES is
+    deterministic, so the outcome is the same).
     """
     base = _initial_share(election)
-    previous: Run | None = None
+    chosen: Fraction | None = None
     step = 0
     while True:
         run = run_mes(prep, base + step, "cost")
         if run.spent > election.budget:
-            return previous, step + 1
+            break
+        chosen = base + step
         if _is_exhaustive(prep, run, election.budget):
-            return run, step + 1
-        previous = run
+            break
         step += 1
+    if chosen is None:
+        return None, step + 1
+    return run_mes(prep, chosen, "cost", explain=True), step + 1
 
 
 def _is_exhaustive(prep: Prepared, run: Run, budget: Money) -> bool:
@@ -137,8 +142,8 @@ def _mes_outcome(
     funded: dict[str, FundedExplanation] = {}
     for round_number, selection in enumerate(run.selections, start=1):
         payments: dict[int, Fraction] = {}
-        for group, amount in selection.group_payments.items():
-            payments.update(dict.fromkeys(prep.group_members[group], amount))
+        for voters, amount in selection.payments:
+            payments.update(dict.fromkeys(voters_in(voters), Fraction(amount)))
         project_id = prep.ids[selection.project]
         funded[project_id] = FundedExplanation(
             project_id, round_number, selection.rho, selection.price, dict(sorted(payments.items()))
