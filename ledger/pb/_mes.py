@@ -34,7 +34,6 @@ from typing import Literal
 from ledger.pb.model import Election
 
 Utility = Literal["cost", "cardinality"]
-Amount = int | Fraction
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,21 @@ def voters_in(mask: int) -> Iterator[int]:
 
 @dataclass(frozen=True)
 class Selection:
-    """One funded project: its rho, per-voter cap, and (voters bitset, amount each paid)."""
+    """One funded project: its rho, per-voter cap, and who paid what.
+
+    ``payments`` holds (voters bitset, amount x ``scale``) pairs: amounts stay integers in the
+    run's money unit (1 / ``scale``) and become Fractions only when explained.
+    """
 
     project: int
     rho: Fraction
     price: Fraction
-    payments: tuple[tuple[int, Amount], ...]
+    payments: tuple[tuple[int, int], ...]
+    scale: int
+
+    def amounts(self) -> Iterator[tuple[int, Fraction]]:
+        """(voters bitset, exact amount each of them paid)."""
+        return ((voters, Fraction(amount, self.scale)) for voters, amount in self.payments)
 
 
 @dataclass(frozen=True)
@@ -93,14 +101,14 @@ class Lapse:
 
     round: int
     after: int | None
-    money: Amount
+    money: Fraction
 
 
 @dataclass
 class Run:
     """The result of one MES run with a given initial share per voter."""
 
-    share: Amount
+    share: Fraction
     selections: list[Selection] = field(default_factory=list)
     lapses: dict[int, Lapse] = field(default_factory=dict)  # only filled with explain=True
     # Per project, its rho the last time it was priced (exact for that round); for a losing
@@ -110,16 +118,22 @@ class Run:
 
 
 class _Classes:
-    """Voters partitioned by the money they hold, kept sorted by that money."""
+    """Voters partitioned by the money they hold, kept sorted by that money.
 
-    def __init__(self, num_voters: int, share: Amount) -> None:
-        self.money: dict[int, Amount] = {0: share}
+    Money is held as integers in a unit of 1 / ``scale``: Python's integer arithmetic is
+    exact and much faster than Fraction's. When a price needs a finer unit, every amount
+    is rescaled (this keeps the order, so the sorted class list stays valid).
+    """
+
+    def __init__(self, num_voters: int, share: Fraction) -> None:
+        self.scale = share.denominator
+        self.money: dict[int, int] = {0: share.numerator}
         self.members: dict[int, int] = {0: (1 << num_voters) - 1}
-        self.by_money: dict[Amount, int] = {share: 0}
+        self.by_money: dict[int, int] = {share.numerator: 0}
         self.order: list[int] = [0]  # class ids, ascending money
         self._next_id = 1
 
-    def class_for(self, money: Amount) -> int:
+    def class_for(self, money: int) -> int:
         """The class holding ``money``, created (in sorted position) if needed."""
         found = self.by_money.get(money)
         if found is None:
@@ -134,25 +148,27 @@ class _Classes:
         Walking classes from the poorest: once everyone left can pay an equal share of what
         is still missing, that share is the cap; poorer voters pay all they have.
         """
-        paid: Amount = 0
+        missing = cost * self.scale
         for money_class in self.order:
             here = (mask & self.members[money_class]).bit_count()
             if not here:
                 continue
             money = self.money[money_class]
-            if cost - paid <= money * count:
-                return Fraction(cost - paid) / count
-            paid += money * here
+            if missing <= money * count:
+                return Fraction(missing, count * self.scale)
+            missing -= money * here
             count -= here
         return None
 
-    def charge(self, mask: int, price: Fraction) -> list[tuple[int, int, Amount]]:
-        """Everyone in ``mask`` pays min(money, price); returns (class, voters, amount) moves."""
+    def charge(self, mask: int, price: Fraction) -> list[tuple[int, int]]:
+        """Everyone in ``mask`` pays min(money, price); returns (voters, amount) pairs."""
+        self._rescale_for(price)
+        cap = price.numerator * self.scale // price.denominator
         moves = []
         for money_class in self.order:
             part = self.members[money_class] & mask
             if part:
-                moves.append((money_class, part, min(self.money[money_class], price)))
+                moves.append((money_class, part, min(self.money[money_class], cap)))
         for money_class, part, amount in moves:
             if amount:
                 target = self.class_for(self.money[money_class] - amount)
@@ -160,14 +176,23 @@ class _Classes:
                 self.members[target] |= part
                 if not self.members[money_class]:
                     self._drop(money_class)
-        return moves
+        return [(part, amount) for _, part, amount in moves]
+
+    def _rescale_for(self, price: Fraction) -> None:
+        """Make ``price`` a whole number of money units."""
+        factor = (price * self.scale).denominator
+        if factor == 1:
+            return
+        self.scale *= factor
+        self.money = {c: money * factor for c, money in self.money.items()}
+        self.by_money = {money: c for c, money in self.money.items()}
 
     def _drop(self, money_class: int) -> None:
         self.order.remove(money_class)
         del self.by_money[self.money.pop(money_class)], self.members[money_class]
 
 
-def run_mes(prep: Prepared, share: Amount, utility: Utility, explain: bool = False) -> Run:
+def run_mes(prep: Prepared, share: Fraction, utility: Utility, explain: bool = False) -> Run:
     """One MES run in which every voter starts with ``share``."""
     classes = _Classes(prep.num_voters, share)
     run = Run(share, last_rho=[Fraction(0)] * len(prep.ids))
@@ -189,16 +214,21 @@ def run_mes(prep: Prepared, share: Amount, utility: Utility, explain: bool = Fal
             break
         project, rho, price = best
         moves = classes.charge(prep.supporters[project], price)
-        run.selections.append(Selection(project, rho, price, tuple((p, a) for _, p, a in moves)))
+        run.selections.append(Selection(project, rho, price, tuple(moves), classes.scale))
         run.spent += prep.costs[project]
         candidates.remove(project)
         if explain:
-            _track_lapses(prep, run, candidates, money, moves, project)
+            _track_lapses(prep, run, candidates, money)
     return run
 
 
 def _rho(price: Fraction, cost: int, utility: Utility) -> Fraction:
     return price / cost if utility == "cost" else price
+
+
+def _sort_key(rho: Fraction) -> tuple[int, Fraction]:
+    """Orders exactly like ``rho`` but mostly compares small integers (floor is monotone)."""
+    return (rho.numerator << 64) // rho.denominator, rho
 
 
 def _cheapest(
@@ -213,7 +243,7 @@ def _cheapest(
     Candidates found unaffordable are removed from ``candidates`` on the way.
     """
     best: tuple[Fraction, int, Fraction] | None = None
-    for project in sorted(candidates, key=lambda p: (lower[p], p)):
+    for project in sorted(candidates, key=lambda p: (_sort_key(lower[p]), p)):
         if best is not None and lower[project] > best[0]:
             break  # rho only grows, so nothing later can beat (or tie) the best
         cost = prep.costs[project]
@@ -228,16 +258,13 @@ def _cheapest(
 
 
 def _track_lapses(
-    prep: Prepared,
-    run: Run,
-    candidates: Sequence[int],
-    money: list[Amount],
-    moves: list[tuple[int, int, Amount]],
-    funded: int,
+    prep: Prepared, run: Run, candidates: Sequence[int], money: list[Fraction]
 ) -> None:
     """Update the supporters' money of every candidate and record those that lapsed."""
+    selection = run.selections[-1]
     for project in candidates:
         mask = prep.supporters[project]
-        money[project] -= sum(amount * (mask & part).bit_count() for _, part, amount in moves)
+        paid = sum(amount * (mask & voters).bit_count() for voters, amount in selection.payments)
+        money[project] -= Fraction(paid, selection.scale)
         if money[project] < prep.costs[project] and project not in run.lapses:
-            run.lapses[project] = Lapse(len(run.selections), funded, money[project])
+            run.lapses[project] = Lapse(len(run.selections), selection.project, money[project])

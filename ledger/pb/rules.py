@@ -142,8 +142,8 @@ def _mes_outcome(
     funded: dict[str, FundedExplanation] = {}
     for round_number, selection in enumerate(run.selections, start=1):
         payments: dict[int, Fraction] = {}
-        for voters, amount in selection.payments:
-            payments.update(dict.fromkeys(voters_in(voters), Fraction(amount)))
+        for voters, amount in selection.amounts():
+            payments.update(dict.fromkeys(voters_in(voters), amount))
         project_id = prep.ids[selection.project]
         funded[project_id] = FundedExplanation(
             project_id, round_number, selection.rho, selection.price, dict(sorted(payments.items()))

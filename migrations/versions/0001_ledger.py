@@ -60,7 +60,7 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("pot_id", "reverses_seq", name="uq_ledger_entries_pot_id_reverses_seq"),
         sa.UniqueConstraint("hash", name="uq_ledger_entries_hash"),
-        sa.CheckConstraint("seq >= 1", name="ck_ledger_entries_seq_positive"),
+        sa.CheckConstraint("seq >= 1", name="seq_positive"),
     )
     op.create_index("ix_ledger_entries_pot_kind_seq", "ledger_entries", ["pot_id", "kind", "seq"])
     op.create_index(
@@ -82,7 +82,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.UniqueConstraint("entry_id", "position", name="uq_ledger_postings_entry_id_position"),
-        sa.CheckConstraint("amount <> 0", name="ck_ledger_postings_amount_nonzero"),
+        sa.CheckConstraint("amount <> 0", name="amount_nonzero"),
     )
     op.create_table(
         "ledger_balances",
@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pot_id", "account", name="pk_ledger_balances"),
         sa.ForeignKeyConstraint(["pot_id"], ["pots.id"], name="fk_ledger_balances_pot_id_pots"),
         sa.CheckConstraint(
-            "NOT non_negative OR amount >= 0", name="ck_ledger_balances_non_negative"
+            "NOT non_negative OR amount >= 0", name="non_negative"
         ),
     )
     protect("ledger_entries")

@@ -54,7 +54,7 @@ def execute(fake: FakeOpenCollective, checked: CheckedRequest) -> dict[str, Any]
         operation_name=checked.operation_name,
         field_resolver=_field_resolver,
     )
-    return result.formatted
+    return dict(result.formatted)
 
 
 def _field_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:

@@ -75,7 +75,7 @@ def _strict_datetime(schema: GraphQLSchema) -> None:
     assert isinstance(scalar, GraphQLScalarType)
     scalar.parse_value = _parse_datetime_value  # type: ignore[method-assign]
     scalar.coerce_input_value = _parse_datetime_value
-    scalar.parse_literal = _parse_datetime_literal  # type: ignore[method-assign]
+    scalar.parse_literal = _parse_datetime_literal  # type: ignore[method-assign,assignment]
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def check_request(payload: object) -> CheckedRequest | list[str]:
     limits = _limit_errors(document, operation)
     if limits:
         return limits
-    coerced = get_variable_values(schema, operation.variable_definitions, variables)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
     if isinstance(coerced, list):
         return [error.message for error in coerced]
     return CheckedRequest(document, operation, variables, operation_name)

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from .resolvers import execute
-from .schema import CheckedRequest, check_request
+from .schema import CheckedRequest, check_request, load_schema
 from .state import FakeOpenCollective, Fault, RecordedRequest
 
 GRAPHQL_PATH = "/graphql/v2"
@@ -124,6 +124,9 @@ class FakeServer:
         return f"http://{host!s}:{port}{GRAPHQL_PATH}"
 
     def start(self) -> FakeServer:
+        # Build the schema now (~0.7 s, cached): the first request must not be slow enough to
+        # trip a test's short read timeout.
+        load_schema()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.app = self
         self._thread = threading.Thread(
