@@ -48,6 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _configure_logging(level: str) -> None:
     """Our own loggers at the configured level; libraries only when they warn."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for name in ("app", "ledger", "integrations", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(level)

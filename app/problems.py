@@ -81,8 +81,10 @@ def from_http_exception(exc: HTTPException) -> Response:
 
 def _summarise(messages: Any, prefix: str = "") -> str:
     if isinstance(messages, dict):
-        parts = [_summarise(v, f"{prefix}{k}." if prefix or k not in ("json", "query") else "")
-                 for k, v in messages.items()]
+        parts = [
+            _summarise(v, f"{prefix}{k}." if prefix or k not in ("json", "query") else "")
+            for k, v in messages.items()
+        ]
         return "; ".join(parts)
     if isinstance(messages, list):
         return f"{prefix.rstrip('.')}: " + " ".join(str(m) for m in messages)

@@ -36,9 +36,7 @@ def instance_path() -> Path:
     return Path(os.environ.get("COMMONPOT_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
 
 
-def load_settings(
-    *, database_url: str | None = None, secret_key: str | None = None
-) -> Settings:
+def load_settings(*, database_url: str | None = None, secret_key: str | None = None) -> Settings:
     """Settings from the environment; explicit arguments win (tests, ``create_app(config)``)."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     folder = instance_path()

@@ -23,13 +23,13 @@ FORMAT_VERSION = 1
 __all__ = [
     "FORMAT_VERSION",
     "GENESIS_HASH",
-    "canonical_json_text",
-    "parse_json_object",
     "CanonicalPosting",
     "canonical_bytes",
     "canonical_document",
+    "canonical_json_text",
     "entry_hash",
     "format_timestamp",
+    "parse_json_object",
 ]
 
 

@@ -35,7 +35,8 @@ def normalise_url(raw: str) -> URL:
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise DatabaseURLError(
-            f"DATABASE_URL uses {url.get_backend_name()!r}; Commonpot supports sqlite and postgresql"
+            f"DATABASE_URL uses {url.get_backend_name()!r}; "
+            "Commonpot supports sqlite and postgresql"
         )
     return url
 

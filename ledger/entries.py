@@ -33,7 +33,7 @@ class EntryPage:
     next_after: int | None  # pass as ``after`` for the following page; None on the last page
 
 
-def _filtered(pot: Pot, flt: EntryFilter) -> Select[tuple[Entry]]:
+def _filtered(pot: Pot, flt: EntryFilter) -> Select[Entry]:
     query = select(Entry).where(Entry.pot_id == pot.id)
     if flt.kind is not None:
         query = query.where(Entry.kind == flt.kind)

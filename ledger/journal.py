@@ -34,8 +34,8 @@ from ledger.errors import (
     InvalidInput,
     PotNotFound,
 )
+from ledger.models import Balance, Entry, Posting, Pot
 from ledger.money import MAX_AMOUNT, to_decimal_string, validate_minor_amount
-from ledger.models import Balance, Entry, Pot, Posting
 
 MAX_MEMO = 2000
 MAX_REF = 200
@@ -187,7 +187,9 @@ def reverse(
 
 def _validate(request: EntryRequest) -> None:
     if request.kind not in KINDS:
-        raise InvalidInput(f"unknown entry kind {request.kind!r}; expected one of {', '.join(KINDS)}")
+        raise InvalidInput(
+            f"unknown entry kind {request.kind!r}; expected one of {', '.join(KINDS)}"
+        )
     _check_text("memo", request.memo, MAX_MEMO, required=True)
     _check_text("actor", request.actor, MAX_REF, required=True)
     for name in ("external_ref", "idempotency_key"):

@@ -115,9 +115,7 @@ class Balance(Base):
     """The maintained balance of one account, so reading a pot never scans its entries."""
 
     __tablename__ = "ledger_balances"
-    __table_args__ = (
-        CheckConstraint("NOT non_negative OR amount >= 0", name="non_negative"),
-    )
+    __table_args__ = (CheckConstraint("NOT non_negative OR amount >= 0", name="non_negative"),)
 
     pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id"), primary_key=True)
     account: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -54,9 +54,7 @@ def parse_amount(text: str, currency: str) -> int:
         )
     frac = match.group("frac") or ""
     if len(frac) > digits:
-        raise InvalidAmount(
-            f"{text!r} has {len(frac)} decimal places but {currency} has {digits}"
-        )
+        raise InvalidAmount(f"{text!r} has {len(frac)} decimal places but {currency} has {digits}")
     minor = int(Decimal(text.strip()).scaleb(digits))
     return validate_minor_amount(minor)
 

@@ -66,9 +66,7 @@ def postings_for(
             if kind == "allocation":
                 return _move(amount, frm=accounts.AVAILABLE, to=held_for)
             return _move(amount, frm=held_for, to=accounts.AVAILABLE)
-    raise InvalidInput(
-        f"unknown kind {kind!r}; expected one of {', '.join(RECORDABLE_KINDS)}"
-    )
+    raise InvalidInput(f"unknown kind {kind!r}; expected one of {', '.join(RECORDABLE_KINDS)}")
 
 
 def _move(amount: int, *, frm: str, to: str) -> list[PostingSpec]:

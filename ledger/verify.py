@@ -9,7 +9,7 @@ the chain head with the maintained values.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -24,7 +24,7 @@ from ledger.chain import (
     entry_hash,
     parse_json_object,
 )
-from ledger.models import GENESIS_HASH, Balance, Entry, Pot, Posting
+from ledger.models import GENESIS_HASH, Balance, Entry, Posting, Pot
 
 BATCH = 2000
 
@@ -89,7 +89,7 @@ def _replay(
     report.last_hash = prev_hash
 
 
-def _stream(session: Session, pot: Pot) -> Iterator[tuple[Row, list[Row]]]:
+def _stream(session: Session, pot: Pot) -> Generator[tuple[Row, list[Row]], None, None]:
     """Entries in sequence order, each with its postings, read in batches."""
     rows = session.execute(
         select(
@@ -162,7 +162,8 @@ def _check_maintained(session: Session, pot: Pot, report: VerifyReport) -> None:
             f"(#{report.entries})"
         )
     maintained = {
-        b.account: b.amount for b in session.scalars(select(Balance).where(Balance.pot_id == pot.id))
+        b.account: b.amount
+        for b in session.scalars(select(Balance).where(Balance.pot_id == pot.id))
     }
     for account in sorted(set(maintained) | set(report.balances)):
         kept, computed = maintained.get(account, 0), report.balances.get(account, 0)

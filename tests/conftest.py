@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from helpers import dispose_app, make_app
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app import migrate
+from helpers import dispose_app, make_app
 from ledger import pots as ledger_pots
 from ledger.db import Database
 
@@ -92,7 +92,9 @@ class DatabaseFactory:
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[DatabaseFactory]:
+def databases(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(tmp_path_factory.mktemp("db"), worker_id)
     yield factory
     factory.cleanup()

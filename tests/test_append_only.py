@@ -6,7 +6,6 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger import operations
 from ledger.db import Database
-
 from tamper import execute
 
 
@@ -34,8 +33,10 @@ def test_raw_update_and_delete_are_refused(db: Database, seeded: str, sql: str) 
         execute(db, sql, slug=seeded)
     with db.engine.connect() as conn:
         memo = conn.execute(
-            text("SELECT memo FROM ledger_entries e JOIN pots p ON p.id = e.pot_id "
-                 "WHERE p.slug = :slug"),
+            text(
+                "SELECT memo FROM ledger_entries e JOIN pots p ON p.id = e.pot_id "
+                "WHERE p.slug = :slug"
+            ),
             {"slug": seeded},
         ).scalar_one()
     assert memo == "m"

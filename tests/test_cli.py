@@ -91,7 +91,7 @@ def test_idempotency_key_retry_and_conflict(cli, fresh_db: Database) -> None:  #
 
 def test_export_streams_csv_and_jsonl(cli) -> None:  # type: ignore[no-untyped-def]
     cli("pot", "create", "p", "--name", "P", "--currency", "GBP")
-    cli("ledger", "record", "p", "contribution", "10.00", "--memo", "=HYPERLINK(\"x\")")
+    cli("ledger", "record", "p", "contribution", "10.00", "--memo", '=HYPERLINK("x")')
     cli("ledger", "record", "p", "fee", "0.50", "--memo", "Host fee")
     code, out = cli("ledger", "export", "p", "--format", "jsonl")
     lines = [json.loads(line) for line in out.splitlines()]

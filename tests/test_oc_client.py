@@ -515,3 +515,9 @@ def test_fake_rejects_what_the_real_api_would(
     assert "Cannot query field 'noSuchField'" in rejected[0].errors[0]
     assert "$limit" in rejected[1].errors[0] and "Int" in rejected[2].errors[0]
     oc_server.rejected_queries.clear()  # expected here; the fixture fails on any other
+
+
+def test_plain_http_only_to_localhost() -> None:
+    with pytest.raises(ValueError, match="https"):
+        OpenCollectiveClient("http://api.opencollective.com/graphql/v2", "tok")
+    OpenCollectiveClient("http://localhost:8080/graphql/v2", "tok").close()

@@ -56,7 +56,12 @@ def apply(db: Database, slug: str, ops: list[Op]) -> int:
                     journal.reverse(session, slug, op.reverse_seq, memo="undo", actor="prop")
                 else:
                     operations.record(
-                        session, slug, op.kind, op.amount, memo=op.kind, actor="prop",
+                        session,
+                        slug,
+                        op.kind,
+                        op.amount,
+                        memo=op.kind,
+                        actor="prop",
                         commitment=op.commitment,
                     )
             made += 1
@@ -122,8 +127,9 @@ POSTING_FIELDS = {
 
 @PROPERTY_SETTINGS
 @given(
-    ops=st.lists(st.builds(Op, st.just("contribution"), st.integers(1, 10_000)), min_size=1,
-                 max_size=8),
+    ops=st.lists(
+        st.builds(Op, st.just("contribution"), st.integers(1, 10_000)), min_size=1, max_size=8
+    ),
     target=st.integers(min_value=0),
     change=st.sampled_from(
         [("entry", f) for f in ENTRY_FIELDS] + [("posting", f) for f in POSTING_FIELDS]
@@ -142,11 +148,17 @@ def test_changing_any_stored_field_fails_verification(
         posting_id = session.scalar(select(Posting.id).where(Posting.entry_id == entry_id))
     with triggers_dropped(db):
         if table == "entry":
-            execute(db, f"UPDATE ledger_entries SET {column} = {ENTRY_FIELDS[column]} "
-                        f"WHERE id = {entry_id}")
+            execute(
+                db,
+                f"UPDATE ledger_entries SET {column} = {ENTRY_FIELDS[column]} "
+                f"WHERE id = {entry_id}",
+            )
         else:
-            execute(db, f"UPDATE ledger_postings SET {column} = {POSTING_FIELDS[column]} "
-                        f"WHERE id = {posting_id}")
+            execute(
+                db,
+                f"UPDATE ledger_postings SET {column} = {POSTING_FIELDS[column]} "
+                f"WHERE id = {posting_id}",
+            )
     with db.read() as session:
         report = verify_pot(session, ledger_pots.get_pot(session, slug))
     assert not report.ok, f"{table}.{column} of #{seq} changed unnoticed"

@@ -1,16 +1,14 @@
 """`verify` recomputes everything and names the first entry that was tampered with."""
 
-
 from pathlib import Path
 
 import pytest
 
+from helpers import invoke_cli
 from ledger import operations
 from ledger import pots as ledger_pots
 from ledger.db import Database
 from ledger.verify import verify_pot
-
-from helpers import invoke_cli
 from tamper import execute, triggers_dropped
 
 SLUG = "tampered"
@@ -32,8 +30,10 @@ def report(db: Database) -> tuple[bool, int | None, list[str]]:
     return result.ok, result.first_bad_seq, result.problems
 
 
-ENTRY_3 = "(SELECT e.id FROM ledger_entries e JOIN pots p ON p.id = e.pot_id " \
-          "WHERE p.slug = 'tampered' AND e.seq = 3)"
+ENTRY_3 = (
+    "(SELECT e.id FROM ledger_entries e JOIN pots p ON p.id = e.pot_id "
+    "WHERE p.slug = 'tampered' AND e.seq = 3)"
+)
 
 TAMPERINGS: dict[str, tuple[str, int | None]] = {
     "memo rewritten": (f"UPDATE ledger_entries SET memo = 'x' WHERE id = {ENTRY_3}", 3),
@@ -103,5 +103,3 @@ def test_chain_head_must_match(fresh_db: Database) -> None:
     execute(fresh_db, "UPDATE pots SET head_seq = head_seq - 1 WHERE slug = 'tampered'")
     ok, _, problems = report(fresh_db)
     assert not ok and "head" in problems[0]
-
-

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 
@@ -95,6 +96,7 @@ class OpenCollectiveClient:
     `timeout` is requests' (connect, read) pair: the read timeout bounds each wait for bytes,
     not the whole call. `sleep` is injectable so tests can observe backoff without waiting.
     The token is kept private: it is not in `repr()`, log lines or exception messages.
+    Like requests.Session, an instance is not meant to be shared between threads.
     """
 
     def __init__(
@@ -108,8 +110,11 @@ class OpenCollectiveClient:
         backoff: float = 0.5,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if not api_url.startswith(("https://", "http://")):
-            raise ValueError("api_url must be an http(s) URL")
+        url = urlsplit(api_url)
+        local = url.hostname in ("127.0.0.1", "localhost", "::1")
+        if url.scheme != "https" and not (url.scheme == "http" and local):
+            # The token travels in a header: plain HTTP only to this machine (tests, a proxy).
+            raise ValueError("api_url must be https:// (http:// only for localhost)")
         if not token or token != token.strip() or any(c in token for c in "\r\n\0"):
             # Also guards against header injection through a mangled environment variable.
             raise OpenCollectiveAuthError("Open Collective token is empty or malformed")
