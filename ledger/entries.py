@@ -7,14 +7,14 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ledger.chain import parse_json_object
 from ledger.errors import EntryNotFound, InvalidInput
-from ledger.models import Entry, Pot
+from ledger.models import MAX_SEQ, Entry, Pot
 from ledger.money import to_decimal_string
 
 MAX_PAGE = 500
@@ -41,7 +41,9 @@ def _filtered(pot: Pot, flt: EntryFilter) -> Select[Entry]:
     if flt.since is not None:
         query = query.where(Entry.recorded_at >= flt.since.isoformat())
     if flt.until is not None:
-        query = query.where(Entry.recorded_at < (flt.until + timedelta(days=1)).isoformat())
+        # Every time on that day starts "YYYY-MM-DDT"; "U" sorts after "T". (Adding a day would
+        # overflow on 9999-12-31.)
+        query = query.where(Entry.recorded_at < flt.until.isoformat() + "U")
     return query
 
 
@@ -65,6 +67,8 @@ def list_entries(
 
 
 def get_entry(session: Session, pot: Pot, seq: int) -> Entry:
+    if not 1 <= seq <= MAX_SEQ:  # out of the column's range: cannot exist, don't ask the database
+        raise EntryNotFound(f"pot {pot.slug!r} has no entry #{seq}")
     entry = session.scalars(
         select(Entry).where(Entry.pot_id == pot.id, Entry.seq == seq)
     ).one_or_none()

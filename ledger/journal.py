@@ -26,16 +26,16 @@ from ledger.chain import (
     entry_hash,
     format_timestamp,
 )
+from ledger.entries import get_entry
 from ledger.errors import (
     AlreadyReversed,
-    EntryNotFound,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidInput,
-    PotNotFound,
 )
 from ledger.models import Balance, Entry, Posting, Pot
 from ledger.money import MAX_AMOUNT, to_decimal_string, validate_minor_amount
+from ledger.pots import find_pot
 
 MAX_MEMO = 2000
 MAX_REF = 200
@@ -80,10 +80,7 @@ class AppendResult:
 def lock_pot(session: Session, slug: str) -> Pot:
     """Load a pot holding its row lock until the transaction ends (no-op lock on SQLite,
     where the write transaction already holds the database's write lock)."""
-    pot = session.scalars(select(Pot).where(Pot.slug == slug).with_for_update()).one_or_none()
-    if pot is None:
-        raise PotNotFound(f"there is no pot called {slug!r}")
-    return pot
+    return find_pot(session, slug, for_update=True)
 
 
 def append(
@@ -160,11 +157,7 @@ def reverse(
 ) -> AppendResult:
     """Append the entry that undoes entry ``seq``: the same postings with opposite signs."""
     pot = lock_pot(session, slug)
-    original = session.scalars(
-        select(Entry).where(Entry.pot_id == pot.id, Entry.seq == seq)
-    ).one_or_none()
-    if original is None:
-        raise EntryNotFound(f"pot {slug!r} has no entry #{seq}")
+    original = get_entry(session, pot, seq)
     if original.kind == "reversal":
         raise InvalidInput(f"entry #{seq} is itself a reversal; record a new entry instead")
     request = EntryRequest(

@@ -39,6 +39,7 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 GENESIS_HASH = "0" * 64
+MAX_SEQ = 2**63 - 1  # sequence numbers are 64-bit signed integers in the database
 
 
 class Base(DeclarativeBase):

@@ -79,11 +79,21 @@ def create_pot(session: Session, slug: str, *, name: str, currency: str) -> Pot:
     return pot
 
 
-def get_pot(session: Session, slug: str) -> Pot:
-    pot = session.scalars(select(Pot).where(Pot.slug == slug)).one_or_none()
+def find_pot(session: Session, slug: str, *, for_update: bool = False) -> Pot:
+    """The pot called ``slug``; ``for_update`` holds its row lock until the transaction ends."""
+    # A string that is not a slug cannot name a pot; it never reaches the database (a NUL byte
+    # would make PostgreSQL fail rather than find nothing).
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        raise PotNotFound(f"there is no pot called {slug!r}")
+    query = select(Pot).where(Pot.slug == slug)
+    pot = session.scalars(query.with_for_update() if for_update else query).one_or_none()
     if pot is None:
         raise PotNotFound(f"there is no pot called {slug!r}")
     return pot
+
+
+def get_pot(session: Session, slug: str) -> Pot:
+    return find_pot(session, slug)
 
 
 def list_pots(session: Session) -> list[Pot]:

@@ -25,7 +25,6 @@ All money is ``int`` or ``Fraction``: comparisons decide the outcome, so they mu
 
 from __future__ import annotations
 
-from bisect import insort
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -118,29 +117,18 @@ class Run:
 
 
 class _Classes:
-    """Voters partitioned by the money they hold, kept sorted by that money.
+    """Voters partitioned by the money they hold, in ascending order of money.
 
+    ``moneys[i]`` (distinct, ascending) is the money of every voter in bitset ``members[i]``.
     Money is held as integers in a unit of 1 / ``scale``: Python's integer arithmetic is
-    exact and much faster than Fraction's. When a price needs a finer unit, every amount
-    is rescaled (this keeps the order, so the sorted class list stays valid).
+    exact and much faster than Fraction's. When a price needs a finer unit, every amount is
+    rescaled, which keeps the order.
     """
 
     def __init__(self, num_voters: int, share: Fraction) -> None:
         self.scale = share.denominator
-        self.money: dict[int, int] = {0: share.numerator}
-        self.members: dict[int, int] = {0: (1 << num_voters) - 1}
-        self.by_money: dict[int, int] = {share.numerator: 0}
-        self.order: list[int] = [0]  # class ids, ascending money
-        self._next_id = 1
-
-    def class_for(self, money: int) -> int:
-        """The class holding ``money``, created (in sorted position) if needed."""
-        found = self.by_money.get(money)
-        if found is None:
-            found, self._next_id = self._next_id, self._next_id + 1
-            self.by_money[money], self.money[found], self.members[found] = found, money, 0
-            insort(self.order, found, key=self.money.__getitem__)
-        return found
+        self.moneys: list[int] = [share.numerator]
+        self.members: list[int] = [(1 << num_voters) - 1]
 
     def price(self, cost: int, mask: int, count: int) -> Fraction | None:
         """Smallest cap q with sum of min(money, q) over ``mask`` == cost (None: unaffordable).
@@ -149,47 +137,41 @@ class _Classes:
         is still missing, that share is the cap; poorer voters pay all they have.
         """
         missing = cost * self.scale
-        for money_class in self.order:
-            here = (mask & self.members[money_class]).bit_count()
-            if not here:
-                continue
-            money = self.money[money_class]
-            if missing <= money * count:
-                return Fraction(missing, count * self.scale)
-            missing -= money * here
-            count -= here
+        for money, members in zip(self.moneys, self.members, strict=True):
+            here = (mask & members).bit_count()
+            if here:
+                if missing <= money * count:
+                    return Fraction(missing, count * self.scale)
+                missing -= money * here
+                count -= here
         return None
 
     def charge(self, mask: int, price: Fraction) -> list[tuple[int, int]]:
         """Everyone in ``mask`` pays min(money, price); returns (voters, amount) pairs."""
         self._rescale_for(price)
         cap = price.numerator * self.scale // price.denominator
-        moves = []
-        for money_class in self.order:
-            part = self.members[money_class] & mask
-            if part:
-                moves.append((money_class, part, min(self.money[money_class], cap)))
-        for money_class, part, amount in moves:
-            if amount:
-                target = self.class_for(self.money[money_class] - amount)
-                self.members[money_class] &= ~part
-                self.members[target] |= part
-                if not self.members[money_class]:
-                    self._drop(money_class)
-        return [(part, amount) for _, part, amount in moves]
+        regrouped: dict[int, int] = {}
+        moves: list[tuple[int, int]] = []
+        for money, members in zip(self.moneys, self.members, strict=True):
+            part = members & mask
+            if not part:
+                regrouped[money] = regrouped.get(money, 0) | members
+                continue
+            amount = min(money, cap)
+            moves.append((part, amount))
+            if part != members:
+                regrouped[money] = regrouped.get(money, 0) | (members ^ part)
+            regrouped[money - amount] = regrouped.get(money - amount, 0) | part
+        self.moneys = sorted(regrouped)
+        self.members = [regrouped[money] for money in self.moneys]
+        return moves
 
     def _rescale_for(self, price: Fraction) -> None:
         """Make ``price`` a whole number of money units."""
         factor = (price * self.scale).denominator
-        if factor == 1:
-            return
-        self.scale *= factor
-        self.money = {c: money * factor for c, money in self.money.items()}
-        self.by_money = {money: c for c, money in self.money.items()}
-
-    def _drop(self, money_class: int) -> None:
-        self.order.remove(money_class)
-        del self.by_money[self.money.pop(money_class)], self.members[money_class]
+        if factor != 1:
+            self.scale *= factor
+            self.moneys = [money * factor for money in self.moneys]
 
 
 def run_mes(prep: Prepared, share: Fraction, utility: Utility, explain: bool = False) -> Run:
@@ -262,9 +244,13 @@ def _track_lapses(
 ) -> None:
     """Update the supporters' money of every candidate and record those that lapsed."""
     selection = run.selections[-1]
+    by_amount: dict[int, int] = {}  # everyone paying the full cap shares one bitset
+    for voters, amount in selection.payments:
+        if amount:
+            by_amount[amount] = by_amount.get(amount, 0) | voters
     for project in candidates:
         mask = prep.supporters[project]
-        paid = sum(amount * (mask & voters).bit_count() for voters, amount in selection.payments)
+        paid = sum(amount * (mask & voters).bit_count() for amount, voters in by_amount.items())
         money[project] -= Fraction(paid, selection.scale)
         if money[project] < prep.costs[project] and project not in run.lapses:
             run.lapses[project] = Lapse(len(run.selections), selection.project, money[project])

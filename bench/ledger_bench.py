@@ -1,0 +1,776 @@
+"""Ledger benchmarks: append throughput, verification throughput, pot balance reads.
+
+    python bench/ledger_bench.py [--backend sqlite|postgresql|both] [--quick] [--profile]
+
+On each backend (SQLite in a temporary file; PostgreSQL in a throwaway ``cp_bench_*`` database,
+created and dropped here; both migrated with ``app.migrate.upgrade``) it measures
+
+1. appending entries, each in its own write transaction (``operations.record``) and in batches of
+   100 per transaction (``lock_pot`` once, ``append_locked`` 100 times), against a raw SQLAlchemy
+   Core insert of the same rows (one entry row and two posting rows per entry, into plain
+   ``bench_raw_entries``/``bench_raw_postings`` tables made for this baseline) in the same
+   batching;
+2. ``verify_pot`` over a pot of N entries, against SHA-256 alone over the same canonical bytes;
+3. reading a pot's balances (``summarise`` in a read unit of work) in a small and a big pot;
+
+prints a table, and replaces the "Ledger" section of ``docs/benchmarks.md`` (``--no-write`` to
+leave it alone). The pots are filled through the real code path (``append_locked``, 1,000 per
+transaction); when both backends run, their pots are filled at the same time in two processes
+(nothing is timed then), and every measurement afterwards runs alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import itertools
+import json
+import multiprocessing
+import pstats
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the project root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import (  # noqa: E402
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+
+from bench.common import (  # noqa: E402
+    BACKENDS,
+    best,
+    database_settings,
+    database_url,
+    database_version,
+    environment_rows,
+    fmt_rate,
+    fmt_ratio,
+    fmt_seconds,
+    interleaved,
+    markdown_table,
+    median,
+    postgres_unavailable,
+    rate,
+    throwaway_database,
+    tidy_after_load,
+    time_once,
+    write_markdown_section,
+)
+from ledger import operations  # noqa: E402
+from ledger.chain import (  # noqa: E402
+    CanonicalPosting,
+    canonical_bytes,
+    canonical_document,
+    entry_hash,
+    format_timestamp,
+    parse_json_object,
+)
+from ledger.db import Database  # noqa: E402
+from ledger.journal import EntryRequest, append_locked, lock_pot  # noqa: E402
+from ledger.models import Entry  # noqa: E402
+from ledger.pots import create_pot, get_pot, summarise  # noqa: E402
+from ledger.verify import verify_pot  # noqa: E402
+
+SECTION = "Ledger"
+CURRENCY = "EUR"
+ACTOR = "treasurer@example.org"
+BATCH = 100  # entries per transaction in the batched append measurement
+BUILD_BATCH = 1000  # entries per transaction when filling the pots used by 2 and 3
+
+TARGET_BATCHED = 0.5  # batched ledger appends / batched raw inserts, at least
+TARGET_VERIFY = 0.7  # verify_pot / sha256 alone, at least
+TARGET_READ = 1.5  # balance read in the big pot / in the small pot, at most
+
+
+@dataclass(frozen=True)
+class Sizes:
+    single: int  # entries per timed repeat, one transaction each
+    batched: int  # entries per timed repeat, BATCH per transaction
+    repeats: int  # timed repeats of the append and verify measurements (best is reported)
+    verify: int  # entries in the pot verify_pot reads
+    small: int  # entries in the small pot of the balance read
+    big: int  # entries in the big pot of the balance read
+    reads: int  # timed balance reads per pot (the median is reported)
+
+
+FULL = Sizes(single=300, batched=1000, repeats=3, verify=5000, small=1000, big=100_000, reads=300)
+QUICK = Sizes(single=100, batched=300, repeats=3, verify=1000, small=1000, big=10_000, reads=100)
+
+
+# -- the entries ------------------------------------------------------------------------------
+
+
+def amount_of(i: int) -> int:
+    return 2_500 + (i % 97) * 5
+
+
+def memo_of(i: int) -> str:
+    return f"Monthly contribution #{i}"
+
+
+def contribution(i: int) -> EntryRequest:
+    return EntryRequest(
+        kind="contribution",
+        memo=memo_of(i),
+        actor=ACTOR,
+        postings=operations.postings_for("contribution", amount_of(i)),
+    )
+
+
+def new_pot(db: Database, slug: str) -> None:
+    with db.write() as session:
+        create_pot(session, slug, name=f"Benchmark pot {slug}", currency=CURRENCY)
+
+
+def append_batches(db: Database, slug: str, count: int, batch: int) -> None:
+    """The real batched path: one write transaction per batch, the pot locked once in each."""
+    for start in range(0, count, batch):
+        with db.write() as session:
+            pot = lock_pot(session, slug)
+            for i in range(start, min(start + batch, count)):
+                append_locked(session, pot, contribution(i))
+
+
+def record_singly(db: Database, slug: str, count: int) -> None:
+    """One write transaction per entry, through the named-movement API."""
+    for i in range(count):
+        with db.write() as session:
+            operations.record(
+                session, slug, "contribution", amount_of(i), memo=memo_of(i), actor=ACTOR
+            )
+
+
+def fill_pots(url: str, plan: Sequence[tuple[str, int]]) -> list[tuple[str, int, float]]:
+    """Run in a worker process: append ``n`` entries to each (existing) pot ``slug``."""
+    db = Database(url)
+    try:
+        return [
+            (slug, n, time_once(lambda s=slug, n=n: append_batches(db, s, n, BUILD_BATCH)))
+            for slug, n in plan
+        ]
+    finally:
+        db.dispose()
+
+
+# -- the raw baseline -------------------------------------------------------------------------
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def raw_tables(db: Database) -> tuple[Table, Table]:
+    """Plain tables with the columns of ledger_entries and ledger_postings (same types, primary
+    and foreign keys; none of the ledger's unique constraints, indexes or triggers)."""
+    metadata = MetaData()
+    pots = Table("pots", metadata, Column("id", BigId, primary_key=True))  # referenced only
+    entries = Table(
+        "bench_raw_entries",
+        metadata,
+        Column("id", BigId, primary_key=True),
+        Column("pot_id", BigId, ForeignKey(pots.c.id), nullable=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("recorded_at", String(27), nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("memo", Text, nullable=False),
+        Column("actor", String(200), nullable=False),
+        Column("external_ref", String(200)),
+        Column("idempotency_key", String(200)),
+        Column("reverses_seq", BigInteger),
+        Column("data_json", Text, nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+    )
+    postings = Table(
+        "bench_raw_postings",
+        metadata,
+        Column("id", BigId, primary_key=True),
+        Column("entry_id", BigId, ForeignKey(entries.c.id), nullable=False),
+        Column("position", SmallInteger, nullable=False),
+        Column("account", String(100), nullable=False),
+        Column("amount", BigInteger, nullable=False),
+        Column("currency", String(3), nullable=False),
+    )
+    with db.engine.begin() as conn:
+        entries.create(conn)
+        postings.create(conn)
+    return entries, postings
+
+
+RawEntry = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def raw_rows(pot_id: int, first_seq: int, count: int) -> list[RawEntry]:
+    """Rows shaped like the ledger's, made before the clock starts."""
+    rows = []
+    prev = "0" * 64
+    for i in range(count):
+        seq = first_seq + i
+        digest = hashlib.sha256(f"raw {pot_id} {seq}".encode()).hexdigest()
+        amount = amount_of(i)
+        entry = {
+            "pot_id": pot_id,
+            "seq": seq,
+            "recorded_at": format_timestamp(datetime.now(UTC)),
+            "kind": "contribution",
+            "memo": memo_of(i),
+            "actor": ACTOR,
+            "external_ref": None,
+            "idempotency_key": None,
+            "reverses_seq": None,
+            "data_json": "{}",
+            "fingerprint": digest[::-1],
+            "prev_hash": prev,
+            "hash": digest,
+        }
+        postings = [
+            {"position": 0, "account": "income", "amount": -amount, "currency": CURRENCY},
+            {"position": 1, "account": "available", "amount": amount, "currency": CURRENCY},
+        ]
+        rows.append((entry, postings))
+        prev = digest
+    return rows
+
+
+def raw_insert(db: Database, tables: tuple[Table, Table], rows: list[RawEntry], batch: int) -> None:
+    """SQLAlchemy Core: ``batch`` entries per transaction (executemany when batch > 1)."""
+    entries, postings = tables
+    many = insert(entries).returning(entries.c.id, sort_by_parameter_order=True)
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        with db.engine.begin() as conn:
+            if len(chunk) == 1:
+                ids = [conn.execute(insert(entries), chunk[0][0]).inserted_primary_key[0]]
+            else:
+                ids = list(conn.execute(many, [e for e, _ in chunk]).scalars())
+            conn.execute(
+                insert(postings),
+                [{**p, "entry_id": eid} for eid, (_, ps) in zip(ids, chunk, strict=True) for p in ps],
+            )
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    measurement: str
+    ledger: str
+    baseline: str
+    ratio: float | None
+    target: str = "—"
+    met: bool | None = None
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    version: str
+    settings: str
+    rows: list[Row] = field(default_factory=list)
+    shares: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def progress(backend: str, message: str) -> None:
+    print(f"[{backend}] {message}", file=sys.stderr, flush=True)
+
+
+# -- 1. appends -------------------------------------------------------------------------------
+
+
+def measure_appends(db: Database, backend: str, sizes: Sizes, result: BackendResult) -> None:
+    tables = raw_tables(db)
+    new_pot(db, "raw-baseline")
+    with db.read() as session:
+        raw_pot_id = get_pot(session, "raw-baseline").id
+    counter = itertools.count(1)
+    next_seq = itertools.count(1, 1_000_000)
+    state: dict[str, Any] = {}
+
+    def fresh_pot() -> None:
+        state["slug"] = f"append-{next(counter)}"
+        new_pot(db, state["slug"])
+
+    def fresh_rows(n: int) -> Callable[[], None]:
+        def make() -> None:
+            state["rows"] = raw_rows(raw_pot_id, next(next_seq), n)
+
+        return make
+
+    for label, n, batch, target in (
+        ("single entry per transaction", sizes.single, 1, None),
+        (f"{BATCH} entries per transaction", sizes.batched, BATCH, TARGET_BATCHED),
+    ):
+        progress(backend, f"append: {label}, {n} entries x {sizes.repeats} (+1 warm-up)")
+        if batch == 1:
+
+            def ledger(n: int = n) -> None:
+                record_singly(db, state["slug"], n)
+        else:
+
+            def ledger(n: int = n) -> None:
+                append_batches(db, state["slug"], n, BATCH)
+
+        def raw(batch: int = batch) -> None:
+            raw_insert(db, tables, state["rows"], batch)
+
+        times = interleaved(
+            {"ledger": ledger, "raw": raw},
+            sizes.repeats,
+            setup={"ledger": fresh_pot, "raw": fresh_rows(n)},
+            warmup=1,
+        )
+        ledger_rate = rate(n, best(times["ledger"]))
+        raw_rate = rate(n, best(times["raw"]))
+        ratio = ledger_rate / raw_rate
+        result.rows.append(
+            Row(
+                f"append, {label}",
+                fmt_rate(ledger_rate),
+                fmt_rate(raw_rate),
+                ratio,
+                f"≥ {TARGET_BATCHED}" if target else "—",
+                (ratio >= target) if target else None,
+            )
+        )
+
+    fresh_pot()
+    result.shares[f"append, {BATCH} entries in one transaction"] = profile_shares(
+        lambda: append_batches(db, state["slug"], BATCH, BATCH)
+    )
+
+
+# -- 2. verify --------------------------------------------------------------------------------
+
+
+def canonical_documents(db: Database, slug: str) -> list[dict[str, Any]]:
+    """Each entry's hashed document, rebuilt from its stored columns via ledger.chain (and
+    checked against its stored hash)."""
+    documents = []
+    with db.read() as session:
+        pot = get_pot(session, slug)
+        for entry in session.scalars(
+            select(Entry).where(Entry.pot_id == pot.id).order_by(Entry.seq)
+        ).all():
+            document = canonical_document(
+                pot=pot.slug,
+                seq=entry.seq,
+                recorded_at=entry.recorded_at,
+                kind=entry.kind,
+                memo=entry.memo,
+                actor=entry.actor,
+                external_ref=entry.external_ref,
+                reverses=entry.reverses_seq,
+                data=parse_json_object(entry.data_json),
+                postings=[CanonicalPosting(p.account, p.amount, p.currency) for p in entry.postings],
+                prev_hash=entry.prev_hash,
+            )
+            if entry_hash(canonical_bytes(document)) != entry.hash:
+                raise AssertionError(f"entry #{entry.seq}: rebuilt document hashes differently")
+            documents.append(document)
+    return documents
+
+
+def stdlib_canonical(document: dict[str, Any]) -> bytes:
+    """What-if: the C-accelerated json module, which yields RFC 8785 bytes for documents of
+    ASCII/BMP keys, strings, integers within ±2^53 and null (no floats)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def measure_verify(db: Database, backend: str, sizes: Sizes, result: BackendResult) -> None:
+    slug = "verify"
+    documents = canonical_documents(db, slug)
+    blobs = [canonical_bytes(d) for d in documents]
+    n = len(blobs)
+    same_bytes = all(stdlib_canonical(d) == b for d, b in zip(documents, blobs, strict=True))
+
+    def run_verify() -> None:
+        with db.read() as session:
+            report = verify_pot(session, get_pot(session, slug))
+        if not report.ok or report.entries != n:
+            raise AssertionError(f"verify_pot: {report.problems or report.entries}")
+
+    def sha256_only() -> None:
+        for blob in blobs:
+            hashlib.sha256(blob).hexdigest()
+
+    def rfc8785_and_sha256() -> None:
+        for document in documents:
+            hashlib.sha256(canonical_bytes(document)).hexdigest()
+
+    def json_and_sha256() -> None:
+        for document in documents:
+            hashlib.sha256(stdlib_canonical(document)).hexdigest()
+
+    progress(backend, f"verify: {n} entries x {sizes.repeats + 2} (+1 warm-up)")
+    times = interleaved(
+        {
+            "verify": run_verify,
+            "sha256": sha256_only,
+            "rfc8785": rfc8785_and_sha256,
+            "json": json_and_sha256,
+        },
+        sizes.repeats + 2,
+        warmup=1,
+    )
+    rates = {name: rate(n, best(samples)) for name, samples in times.items()}
+    baseline = fmt_rate(rates["sha256"])
+    ratio = rates["verify"] / rates["sha256"]
+    result.rows.append(
+        Row(
+            f"verify_pot, {n:,} entries",
+            fmt_rate(rates["verify"]),
+            baseline,
+            ratio,
+            f"≥ {TARGET_VERIFY}",
+            ratio >= TARGET_VERIFY,
+        )
+    )
+    result.rows.append(
+        Row(
+            "(part of verify) rfc8785 canonical bytes + sha256, no database",
+            fmt_rate(rates["rfc8785"]),
+            baseline,
+            rates["rfc8785"] / rates["sha256"],
+        )
+    )
+    result.rows.append(
+        Row(
+            "(what-if) stdlib json canonical bytes + sha256, no database"
+            + ("" if same_bytes else " — BYTES DIFFER"),
+            fmt_rate(rates["json"]),
+            baseline,
+            rates["json"] / rates["sha256"],
+        )
+    )
+    result.notes.append(
+        f"stdlib json produced {'the same' if same_bytes else 'DIFFERENT'} canonical bytes as "
+        f"rfc8785 for all {n:,} verified documents."
+    )
+    result.shares[f"verify_pot, {n:,} entries"] = profile_shares(run_verify)
+
+
+# -- 3. balance reads -------------------------------------------------------------------------
+
+
+def measure_reads(db: Database, backend: str, sizes: Sizes, result: BackendResult) -> None:
+    def reader(slug: str, expected: int) -> Callable[[], None]:
+        def read() -> None:
+            with db.read() as session:
+                summary = summarise(session, get_pot(session, slug))
+            if summary.entry_count != expected:
+                raise AssertionError(f"{slug}: {summary.entry_count} entries, not {expected}")
+
+        return read
+
+    progress(backend, f"balance read: {sizes.small:,} vs {sizes.big:,} entries x {sizes.reads}")
+    times = interleaved(
+        {"small": reader("small", sizes.small), "big": reader("big", sizes.big)},
+        sizes.reads,
+        warmup=10,
+    )
+    small, big = median(times["small"]), median(times["big"])
+    result.rows.append(
+        Row(
+            f"pot balance read (median): {sizes.big:,} entries vs {sizes.small:,}",
+            fmt_seconds(big),
+            fmt_seconds(small),
+            big / small,
+            f"≤ {TARGET_READ}",
+            big / small <= TARGET_READ,
+        )
+    )
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+CATEGORIES = (
+    ("rfc8785 (canonical JSON, pure Python)", ("rfc8785",)),
+    ("SQLAlchemy (ORM, Core, result rows)", ("sqlalchemy",)),
+    ("database driver, incl. waiting for the server", ("psycopg", "sqlite3")),
+    ("hashlib", ("hashlib",)),
+    ("json", ("/json/",)),
+    ("ledger code itself", ("/ledger/",)),
+)
+OTHER = "other (stdlib, interpreter)"
+
+
+def _category(key: tuple[str, int, str]) -> str:
+    filename, _, function = key
+    where = f"{filename} {function}"
+    for name, needles in CATEGORIES:
+        if any(needle in where for needle in needles):
+            return name
+    return OTHER
+
+
+def profile_shares(fn: Callable[[], object], *, show: bool = False) -> list[tuple[str, float]]:
+    """Share of the own ("tottime") time of ``fn`` per component, under cProfile."""
+    profile = cProfile.Profile()
+    profile.enable()
+    fn()
+    profile.disable()
+    stats = pstats.Stats(profile)
+    if show or PRINT_PROFILES:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+        print(out.getvalue(), file=sys.stderr)
+    totals: dict[str, float] = {}
+    for key, (_, _, tottime, _, _) in stats.stats.items():
+        totals[_category(key)] = totals.get(_category(key), 0.0) + tottime
+    whole = sum(totals.values()) or 1.0
+    return sorted(((k, v / whole) for k, v in totals.items()), key=lambda kv: -kv[1])
+
+
+PRINT_PROFILES = False
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def plan_for(sizes: Sizes) -> list[tuple[str, int]]:
+    plan = [("verify", sizes.verify), ("small", sizes.small), ("big", sizes.big)]
+    return plan
+
+
+def fill_all(dbs: dict[str, Database], sizes: Sizes) -> dict[str, list[tuple[str, int, float]]]:
+    """Fill every backend's pots, the backends side by side in worker processes."""
+    plan = plan_for(sizes)
+    for db in dbs.values():
+        for slug, _ in plan:
+            new_pot(db, slug)
+    total = sum(n for _, n in plan)
+    for backend in dbs:
+        progress(backend, f"filling pots with {total:,} entries ({BUILD_BATCH} per transaction)")
+    context = multiprocessing.get_context("spawn")  # no inherited connections
+    with ProcessPoolExecutor(max_workers=len(dbs), mp_context=context) as pool:
+        futures = {b: pool.submit(fill_pots, database_url(db), plan) for b, db in dbs.items()}
+        filled = {b: f.result() for b, f in futures.items()}
+    for backend, db in dbs.items():
+        tidy_after_load(db)
+        seconds = sum(t for _, _, t in filled[backend])
+        progress(backend, f"filled in {seconds:.0f} s ({rate(total, seconds):,.0f} entries/s)")
+    return filled
+
+
+def measure(backend: str, db: Database, sizes: Sizes) -> BackendResult:
+    result = BackendResult(backend, database_version(db), database_settings(db))
+    measure_appends(db, backend, sizes, result)
+    measure_verify(db, backend, sizes, result)
+    measure_reads(db, backend, sizes, result)
+    return result
+
+
+def results_table(results: Sequence[BackendResult]) -> str:
+    rows = [
+        [
+            r.backend,
+            row.measurement,
+            row.ledger,
+            row.baseline,
+            "" if row.ratio is None else fmt_ratio(row.ratio),
+            row.target,
+            {True: "yes", False: "**no**", None: ""}[row.met],
+        ]
+        for r in results
+        for row in r.rows
+    ]
+    headers = ["Backend", "Measurement", "Ledger", "Baseline", "Ratio", "Target", "Met"]
+    return markdown_table(headers, rows)
+
+
+def shares_table(results: Sequence[BackendResult]) -> str:
+    names = [n for n, _ in CATEGORIES] + [OTHER]
+    columns = [(r.backend, what, dict(shares)) for r in results for what, shares in r.shares.items()]
+    headers = ["Component", *(f"{b}: {what}" for b, what, _ in columns)]
+    rows = [
+        [name, *(f"{100 * shares.get(name, 0.0):.0f} %" for _, _, shares in columns)]
+        for name in names
+        if any(shares.get(name, 0.0) >= 0.005 for _, _, shares in columns)
+    ]
+    return markdown_table(headers, rows)
+
+
+def targets_summary(results: Sequence[BackendResult]) -> list[str]:
+    lines = []
+    for r in results:
+        for row in r.rows:
+            if row.met is not None:
+                verdict = "met" if row.met else "NOT met"
+                lines.append(
+                    f"{r.backend}: {row.measurement}: ratio {fmt_ratio(row.ratio or 0.0)}, "
+                    f"target {row.target}: {verdict}"
+                )
+    return lines
+
+
+def fill_notes(
+    filled: dict[str, list[tuple[str, int, float]]], parallel: bool
+) -> list[str]:
+    notes = []
+    for backend, parts in filled.items():
+        total = sum(n for _, n, _ in parts)
+        seconds = sum(t for _, _, t in parts)
+        notes.append(
+            f"{backend}: filling the pots ({total:,} entries, append_locked, {BUILD_BATCH:,} per "
+            f"transaction) took {seconds:.0f} s, {rate(total, seconds):,.0f} entries/s"
+            + (" (both backends filling at once on this machine)" if parallel else "")
+        )
+    return notes
+
+
+def document(
+    results: Sequence[BackendResult],
+    filled: dict[str, list[tuple[str, int, float]]],
+    sizes: Sizes,
+    args: argparse.Namespace,
+    elapsed: float,
+) -> str:
+    command = "python bench/ledger_bench.py" + (" --quick" if args.quick else "")
+    if args.backend != "both":
+        command += f" --backend {args.backend}"
+    if args.big_entries:
+        command += f" --big-entries {args.big_entries}"
+    env = environment_rows()
+    env += [[f"Database ({r.backend})", f"{r.version}; {r.settings}"] for r in results]
+    env.append(["Run", f"`{command}`, {elapsed / 60:.1f} min in all"])
+    parallel = len(filled) > 1
+    method = f"""\
+- Each backend gets a new database migrated with `app.migrate.upgrade`: SQLite in a temporary
+  file, PostgreSQL in a throwaway `cp_bench_*` database that is dropped afterwards.
+- **Append** (entries of kind `contribution`, two postings, no idempotency key or external
+  reference): *single* = `{sizes.single:,}` entries, each `operations.record` in its own
+  `db.write()`; *batched* = `{sizes.batched:,}` entries, {BATCH} per `db.write()` with `lock_pot`
+  once and `append_locked` {BATCH} times. Baseline: SQLAlchemy Core inserts of the same rows
+  (one entry row + two posting rows, same column types) into plain `bench_raw_entries` /
+  `bench_raw_postings` tables (primary and foreign keys only: none of the ledger's unique
+  constraints or indexes), in the same transactions (batched: `executemany`, entry ids via
+  `RETURNING`). Each variant in a fresh pot; best of {sizes.repeats} after a warm-up, the
+  ledger and baseline runs alternating.
+- **Verify**: `verify_pot` over a pot of {sizes.verify:,} entries in a read unit of work.
+  Baseline: `hashlib.sha256(b).hexdigest()` over the canonical bytes of the same entries,
+  prepared beforehand with `ledger.chain` (and checked against the stored hashes). Best of
+  {sizes.repeats + 2}. Two extra rows split verify's cost: canonicalisation with `rfc8785`
+  (what `ledger.chain` uses) + SHA-256 with no database, and the same with the standard
+  library's C `json` module (a what-if; not the ledger's code).
+- **Balance read**: `summarise(session, get_pot(session, slug))` in `db.read()`, in pots of
+  {sizes.small:,} and {sizes.big:,} entries; median of {sizes.reads} alternating reads after 10
+  warm-ups each.
+- The pots for verify and the balance read are filled through the real path (`append_locked`,
+  {BUILD_BATCH:,} entries per transaction){", both backends at once in two processes" if parallel
+  else " in a worker process"}; then `VACUUM ANALYZE` (PostgreSQL) or `ANALYZE` + WAL
+  checkpoint (SQLite), and the measurements run one at a time.
+- *Where the time goes*: each component's share of the self time under `cProfile` (which
+  inflates Python-heavy parts), for one batch of {BATCH} appends and one `verify_pot`.
+"""
+    targets = "\n".join(f"- {line}" for line in targets_summary(results))
+    notes = "\n".join(f"- {n}" for n in fill_notes(filled, parallel) + [
+        n for r in results for n in (f"{r.backend}: {x}" for x in r.notes)
+    ])
+    return f"""\
+_Written by `bench/ledger_bench.py`; re-run with `.venv/bin/python bench/ledger_bench.py`
+(full, both backends, ~10 min), `--quick` (about a minute), `--backend sqlite|postgresql|both`,
+`--profile` (print cProfile listings), or `make bench`. This run: `{command}`._
+
+### Environment
+
+{markdown_table(["", ""], env)}
+
+### Method
+
+{method}
+### Results
+
+{results_table(results)}
+
+### Targets
+
+{targets}
+
+### Where the time goes
+
+{shares_table(results)}
+
+### Notes
+
+{notes}
+"""
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 2 minutes")
+    parser.add_argument(
+        "--big-entries", type=int, default=0, help="entries in the big pot of the balance read"
+    )
+    parser.add_argument("--profile", action="store_true", help="print cProfile listings")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update docs/benchmarks.md"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    global PRINT_PROFILES
+    args = parse_args(argv)
+    PRINT_PROFILES = args.profile
+    sizes = QUICK if args.quick else FULL
+    if args.big_entries:
+        sizes = Sizes(**{**sizes.__dict__, "big": args.big_entries})
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and (reason := postgres_unavailable()):
+        if args.backend == "postgresql":
+            print(f"PostgreSQL is not reachable: {reason}", file=sys.stderr)
+            return 2
+        print(f"PostgreSQL is not reachable, measuring SQLite only: {reason}", file=sys.stderr)
+        backends.remove("postgresql")
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        dbs = {b: stack.enter_context(throwaway_database(b)) for b in backends}
+        filled = fill_all(dbs, sizes)
+        results = [measure(b, db, sizes) for b, db in dbs.items()]
+    elapsed = time.perf_counter() - started
+
+    print()
+    print(results_table(results))
+    print()
+    print("Targets:")
+    for line in targets_summary(results):
+        print("  " + line)
+    print()
+    print("Where the time goes (share of self time under cProfile):")
+    print(shares_table(results))
+    print()
+    for note in fill_notes(filled, len(filled) > 1):
+        print(note)
+    print(f"Total: {elapsed:.0f} s")
+    if not args.no_write:
+        write_markdown_section(SECTION, document(results, filled, sizes, args, elapsed))
+        print("Updated the Ledger section of docs/benchmarks.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
