@@ -281,6 +281,14 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+def load_average() -> str:
+    """The 1-minute load average and the CPU count, to spot a busy machine."""
+    try:
+        return f"{os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)"
+    except OSError:
+        return "unknown"
+
+
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -67,6 +67,7 @@ from bench.common import (  # noqa: E402
     fmt_ratio,
     fmt_seconds,
     interleaved,
+    load_average,
     markdown_table,
     median,
     postgres_unavailable,
@@ -655,6 +656,7 @@ def document(
     env = environment_rows()
     env += [[f"Database ({r.backend})", f"{r.version}; {r.settings}"] for r in results]
     env.append(["Run", f"`{command}`, {elapsed / 60:.1f} min in all"])
+    env.append(["Load average", f"{args.load_before} before the run, {load_average()} after"])
     parallel = len(filled) > 1
     method = f"""\
 - Each backend gets a new database migrated with `app.migrate.upgrade`: SQLite in a temporary
@@ -746,6 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"PostgreSQL is not reachable, measuring SQLite only: {reason}", file=sys.stderr)
         backends.remove("postgresql")
+    args.load_before = load_average()
     started = time.perf_counter()
     with ExitStack() as stack:
         dbs = {b: stack.enter_context(throwaway_database(b)) for b in backends}

@@ -30,6 +30,7 @@ __all__ = [
     "entry_hash",
     "format_timestamp",
     "parse_json_object",
+    "stored_document",
 ]
 
 
@@ -78,6 +79,23 @@ def canonical_document(
         ],
         "prev_hash": prev_hash,
     }
+
+
+def stored_document(pot: str, row: Any, postings: Sequence[Any]) -> dict[str, Any]:
+    """The hashed document of a stored entry (an ``Entry`` or a row with the same columns)."""
+    return canonical_document(
+        pot=pot,
+        seq=row.seq,
+        recorded_at=row.recorded_at,
+        kind=row.kind,
+        memo=row.memo,
+        actor=row.actor,
+        external_ref=row.external_ref,
+        reverses=row.reverses_seq,
+        data=parse_json_object(row.data_json),
+        postings=[CanonicalPosting(p.account, p.amount, p.currency) for p in postings],
+        prev_hash=row.prev_hash,
+    )
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import accounts
+from ledger import accounts, tree
 from ledger.chain import (
     CanonicalPosting,
     canonical_bytes,
@@ -117,6 +117,7 @@ def append_locked(
         postings=postings,
         prev_hash=pot.head_hash,
     )
+    canonical = canonical_bytes(document)
     entry = Entry(
         pot_id=pot.id,
         seq=pot.head_seq + 1,
@@ -130,7 +131,7 @@ def append_locked(
         data_json=data_json,
         fingerprint=fingerprint,
         prev_hash=pot.head_hash,
-        hash=entry_hash(canonical_bytes(document)),
+        hash=entry_hash(canonical),
         postings=[
             Posting(position=i, account=p.account, amount=p.amount, currency=p.currency)
             for i, p in enumerate(postings)
@@ -139,6 +140,7 @@ def append_locked(
     session.add(entry)
     for balance in new_balances:
         session.add(balance)
+    tree.add_leaf(session, pot.id, entry.seq, canonical)
     pot.head_seq = entry.seq
     pot.head_hash = entry.hash
     session.flush()

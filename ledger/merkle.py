@@ -525,3 +525,32 @@ class MemoryTree:
         """Return the consistency proof from ``old_size`` to ``new_size`` (default: current)."""
         size = self.size if new_size is None else new_size
         return consistency_proof(old_size, size, self.get_node)
+
+
+class Frontier:
+    """The root of a growing tree from its leaves, in O(log n) memory (a "compact range").
+
+    Keeps the roots of the perfect subtrees that make up the leaves so far, largest first; used
+    to recompute a ledger's root while streaming its entries once.
+    """
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []  # (level, hash), levels strictly decreasing
+        self.size = 0
+
+    def append(self, hashed_leaf: bytes) -> None:
+        level, value = 0, hashed_leaf
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            level, value = level + 1, node_hash(left, value)
+        self._stack.append((level, value))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        # MTH splits at the largest power of two: fold the perfect subtrees from the right.
+        value = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            value = node_hash(left, value)
+        return value

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -110,6 +111,22 @@ class Posting(Base):
     currency: Mapped[str] = mapped_column(String(3))
 
     entry: Mapped[Entry] = relationship(back_populates="postings")
+
+
+class MerkleNode(Base):
+    """A complete perfect subtree of a pot's RFC 9162 Merkle tree over its entries.
+
+    Node (level L, index i) covers entries with seq in [i*2^L + 1, (i+1)*2^L]; level 0 holds the
+    leaf hashes. Written once when its last leaf arrives, never changed (append-only), so proofs
+    need O(log n) reads and an append O(log n) writes.
+    """
+
+    __tablename__ = "ledger_merkle_nodes"
+
+    pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class Balance(Base):

@@ -16,14 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts
-from ledger.chain import (
-    CanonicalPosting,
-    canonical_bytes,
-    canonical_document,
-    entry_hash,
-    parse_json_object,
-)
+from ledger import accounts, merkle, tree
+from ledger.chain import canonical_bytes, entry_hash, stored_document
 from ledger.models import GENESIS_HASH, Balance, Entry, Posting, Pot
 
 BATCH = 2000
@@ -52,11 +46,14 @@ def verify_pot(session: Session, pot: Pot) -> VerifyReport:
     report = VerifyReport(pot=pot.slug)
     balances: dict[str, int] = {}
     # closing(): leaving the loop early must close the (server-side) cursor at once.
+    frontier = merkle.Frontier()
     with closing(_stream(session, pot)) as stream:
-        _replay(pot, stream, report, balances)
+        _replay(pot, stream, report, balances, frontier)
     report.balances = balances
     if report.ok:
         _check_maintained(session, pot, report)
+    if report.ok and frontier.size and frontier.root() != tree.root(session, pot.id, frontier.size):
+        report.fail("the stored Merkle tree does not match the entries")
     return report
 
 
@@ -65,6 +62,7 @@ def _replay(
     stream: Iterator[tuple[Row, list[Row]]],
     report: VerifyReport,
     balances: dict[str, int],
+    frontier: merkle.Frontier,
 ) -> None:
     expected_seq = 1
     prev_hash = GENESIS_HASH
@@ -73,7 +71,7 @@ def _replay(
         if seq != expected_seq:
             report.fail(f"entry #{expected_seq} is missing (found #{seq} next)", expected_seq)
             break
-        problem = _check_entry(pot, entry_row, posting_rows, prev_hash)
+        problem = _check_entry(pot, entry_row, posting_rows, prev_hash, frontier)
         if problem is not None:
             report.fail(f"entry #{seq}: {problem}", seq)
             break
@@ -122,7 +120,9 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[Row, list[Row]], None
         rows.close()
 
 
-def _check_entry(pot: Pot, row: Row, postings: list[Row], prev_hash: str) -> str | None:
+def _check_entry(
+    pot: Pot, row: Row, postings: list[Row], prev_hash: str, frontier: merkle.Frontier
+) -> str | None:
     if row.prev_hash != prev_hash:
         return "its prev_hash does not match the hash of the entry before it"
     if len(postings) < 2:
@@ -134,24 +134,12 @@ def _check_entry(pot: Pot, row: Row, postings: list[Row], prev_hash: str) -> str
     if sum(p.amount for p in postings) != 0:
         return "its postings do not sum to zero"
     try:
-        data = parse_json_object(row.data_json)
+        canonical = canonical_bytes(stored_document(pot.slug, row, postings))
     except ValueError:
         return "its data is not a JSON object"
-    document = canonical_document(
-        pot=pot.slug,
-        seq=row.seq,
-        recorded_at=row.recorded_at,
-        kind=row.kind,
-        memo=row.memo,
-        actor=row.actor,
-        external_ref=row.external_ref,
-        reverses=row.reverses_seq,
-        data=data,
-        postings=[CanonicalPosting(p.account, p.amount, p.currency) for p in postings],
-        prev_hash=row.prev_hash,
-    )
-    if entry_hash(canonical_bytes(document)) != row.hash:
+    if entry_hash(canonical) != row.hash:
         return "its stored hash does not match its contents"
+    frontier.append(merkle.leaf_hash(canonical))
     return None
 
 

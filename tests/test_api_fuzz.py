@@ -48,7 +48,7 @@ openapi_checks = pytest.importorskip("schemathesis.specs.openapi.checks")
 
 PROBLEM_JSON = "application/problem+json"
 INT64 = range(-(2**63), 2**63)
-MAX_EXAMPLES = 400
+MAX_EXAMPLES = 40
 
 OPERATIONS = (
     "GET /api/v1/pots",
@@ -165,20 +165,48 @@ def api_schema(app: Any, fuzz_pot: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
-def strategies(operation: schemathesis.APIOperation, slug: str) -> list[st.SearchStrategy[Any]]:
-    """Random requests, requests aimed at the real pot (and its entries), and invalid requests."""
+def first_cursors(app: Any, slug: str) -> list[str]:
+    """The cursors the API itself gives out for the pot, one entry per page."""
+    client, cursors = app.test_client(), []
+    params: dict[str, Any] = {"limit": 1}
+    while True:
+        cursor = client.get(f"/api/v1/pots/{slug}/entries", query_string=params).json["next_cursor"]
+        if cursor is None:
+            return cursors
+        cursors.append(cursor)
+        params["cursor"] = cursor
+
+
+def strategies(
+    operation: schemathesis.APIOperation, slug: str, cursors: list[str]
+) -> list[st.SearchStrategy[Any]]:
+    """Requests as the document allows them, aimed at made-up and at real data, and invalid ones."""
     negative = schemathesis.GenerationMode.NEGATIVE
     found = [operation.as_strategy()]
-    if "{seq}" in operation.path:
-        found += [
-            st.integers(min_value=-1, max_value=7).flatmap(
-                lambda seq: operation.as_strategy(path_parameters={"slug": slug, "seq": seq})
-            ),
-            operation.as_strategy(negative),
-        ]
-    elif "{slug}" in operation.path:
-        found += [operation.as_strategy(path_parameters={"slug": slug}), operation.as_strategy(negative)]
+    if "{slug}" not in operation.path:
+        return found
+    # Any text as a slug, not only what the document's `string` makes: "/", "%", NUL, emoji...
+    found.append(
+        st.text(min_size=1).flatmap(lambda text: operation.as_strategy(path_parameters={"slug": text}))
+    )
+    found.append(operation.as_strategy(negative))
+    if operation.path.endswith("/{seq}"):
+        # The pot's own entries (and their neighbours), and any integer at all.
+        seqs = st.integers(min_value=-1, max_value=7) | st.integers()
+        found.append(
+            seqs.flatmap(lambda seq: operation.as_strategy(path_parameters={"slug": slug, "seq": seq}))
+        )
+    else:
+        found.append(operation.as_strategy(path_parameters={"slug": slug}))
     if operation.path.endswith("/entries"):
+        # Real cursors, so filters and limits meet real pages rather than a 400 for the cursor.
+        found.append(
+            st.sampled_from(cursors).flatmap(
+                lambda cursor: operation.as_strategy(
+                    path_parameters={"slug": slug}, query={"cursor": cursor}
+                )
+            )
+        )
         found.append(operation.as_strategy(negative, path_parameters={"slug": slug}))
     return found
 
@@ -193,13 +221,17 @@ def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
 
 
 @pytest.mark.parametrize("label", OPERATIONS)
-def test_fuzz(api_schema: schemathesis.BaseSchema, fuzz_pot: str, backend: str, label: str) -> None:
+def test_fuzz(
+    app: Any, api_schema: schemathesis.BaseSchema, fuzz_pot: str, backend: str, label: str
+) -> None:
     operation = api_schema.find_operation_by_label(label)
     assert operation is not None, label
+    cursors = first_cursors(app, fuzz_pot)
+    assert len(cursors) == 4
     seen: set[int] = set()
 
     @FUZZ_SETTINGS
-    @given(case=st.one_of(strategies(operation, fuzz_pot)))
+    @given(case=st.one_of(strategies(operation, fuzz_pot, cursors)))
     def check(case: schemathesis.Case) -> None:
         import os
         if os.environ.get("KEEP_BUGS") != "1" and known_bug(case, backend):

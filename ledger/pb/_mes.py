@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from ledger.pb.model import Election
+from ledger.pb.model import Election, Money
 
 Utility = Literal["cost", "cardinality"]
 
@@ -114,6 +114,7 @@ class Run:
     # project that is never below the rho of the project funded in that round.
     last_rho: list[Fraction] = field(default_factory=list)
     spent: int = 0
+    cut_short: bool = False  # stopped early: provably non-exhaustive (see run_mes)
 
 
 class _Classes:
@@ -174,8 +175,20 @@ class _Classes:
             self.moneys = [money * factor for money in self.moneys]
 
 
-def run_mes(prep: Prepared, share: Fraction, utility: Utility, explain: bool = False) -> Run:
-    """One MES run in which every voter starts with ``share``."""
+def run_mes(
+    prep: Prepared,
+    share: Fraction,
+    utility: Utility,
+    explain: bool = False,
+    budget: Money | None = None,
+) -> Run:
+    """One MES run in which every voter starts with ``share``.
+
+    With ``budget`` (mes_add1's search), the run stops as soon as its outcome is known to be
+    of no use there: once it has overspent (``spent > budget``), or once it will provably end
+    non-exhaustive (``cut_short``): a project that can no longer be funded would still fit
+    even if every remaining candidate were funded, since only candidates can still be bought.
+    """
     classes = _Classes(prep.num_voters, share)
     run = Run(share, last_rho=[Fraction(0)] * len(prep.ids))
     candidates: list[int] = []
@@ -190,14 +203,26 @@ def run_mes(prep: Prepared, share: Fraction, utility: Utility, explain: bool = F
         # With equal money the cap is cost / supporters: this is the exact first-round rho.
         cap = Fraction(prep.costs[project], count)
         run.last_rho[project] = _rho(cap, prep.costs[project], utility)
+    live_cost = sum(prep.costs[project] for project in candidates)
+    dropped = min((prep.costs[project] for project in run.lapses), default=None)
     while candidates:
-        best = _cheapest(prep, classes, candidates, run.last_rho, utility)
+        if budget is not None and (
+            run.spent > budget
+            or (dropped is not None and run.spent + live_cost + dropped <= budget)
+        ):
+            run.cut_short = run.spent <= budget
+            return run
+        best, lost = _cheapest(prep, classes, candidates, run.last_rho, utility)
+        for project in lost:
+            live_cost -= prep.costs[project]
+            dropped = prep.costs[project] if dropped is None else min(dropped, prep.costs[project])
         if best is None:
             break
         project, rho, price = best
         moves = classes.charge(prep.supporters[project], price)
         run.selections.append(Selection(project, rho, price, tuple(moves), classes.scale))
         run.spent += prep.costs[project]
+        live_cost -= prep.costs[project]
         candidates.remove(project)
         if explain:
             _track_lapses(prep, run, candidates, money)
@@ -219,12 +244,13 @@ def _cheapest(
     candidates: list[int],
     lower: list[Fraction],
     utility: Utility,
-) -> tuple[int, Fraction, Fraction] | None:
+) -> tuple[tuple[int, Fraction, Fraction] | None, list[int]]:
     """The affordable project with the smallest rho (ties: lowest index, i.e. smallest id).
 
-    Candidates found unaffordable are removed from ``candidates`` on the way.
+    Candidates found unaffordable on the way are removed from ``candidates`` and returned.
     """
     best: tuple[Fraction, int, Fraction] | None = None
+    lost: list[int] = []
     for project in sorted(candidates, key=lambda p: (_sort_key(lower[p]), p)):
         if best is not None and lower[project] > best[0]:
             break  # rho only grows, so nothing later can beat (or tie) the best
@@ -232,11 +258,12 @@ def _cheapest(
         price = classes.price(cost, prep.supporters[project], prep.support[project])
         if price is None:
             candidates.remove(project)
+            lost.append(project)
             continue
         rho = lower[project] = _rho(price, cost, utility)
         if best is None or (rho, project) < (best[0], best[1]):
             best = (rho, project, price)
-    return None if best is None else (best[1], best[0], best[2])
+    return (None if best is None else (best[1], best[0], best[2])), lost
 
 
 def _track_lapses(

@@ -190,7 +190,8 @@ def _parse_projects(section: _Section) -> dict[str, Project]:
             raise PabulibError(line, "project_id is empty")
         if project_id in projects:
             raise PabulibError(
-                line, f"duplicate project id {project_id!r} (first on line {first_line[project_id]})"
+                line,
+                f"duplicate project id {project_id!r} (first on line {first_line[project_id]})",
             )
         extra = {key: value for key, value in cells.items() if key not in _PROJECT_CORE}
         cost = _parse_cost(cells["cost"], line)

@@ -113,11 +113,11 @@ def _add1_run(election: Election, prep: Prepared) -> tuple[Run | None, int]:
     chosen: Fraction | None = None
     step = 0
     while True:
-        run = run_mes(prep, base + step, "cost")
+        run = run_mes(prep, base + step, "cost", budget=election.budget)
         if run.spent > election.budget:
             break
         chosen = base + step
-        if _is_exhaustive(prep, run, election.budget):
+        if not run.cut_short and _is_exhaustive(prep, run, election.budget):
             break
         step += 1
     if chosen is None:
@@ -193,7 +193,9 @@ def _greedy_pass(
     """Add projects by approvals (desc, then id) while they fit; report what was skipped."""
     approvals = election.approvals()
     chosen = set(taken)
-    order = sorted((p for p in election.projects if p not in chosen), key=lambda p: (-approvals[p], p))
+    order = sorted(
+        (p for p in election.projects if p not in chosen), key=lambda p: (-approvals[p], p)
+    )
     remaining: Money = election.budget - spent
     added: list[str] = []
     skipped: dict[str, Money] = {}

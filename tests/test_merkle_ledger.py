@@ -1,0 +1,56 @@
+"""The ledger keeps each pot's RFC 9162 tree as it grows, and verify checks it."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import merkle, operations, tree
+from ledger import pots as ledger_pots
+from ledger.chain import canonical_bytes, stored_document
+from ledger.db import Database
+from ledger.models import Entry
+from ledger.verify import verify_pot
+from tamper import execute
+
+
+@settings(max_examples=30)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=40))
+def test_frontier_matches_the_rfc_root(sizes: list[int]) -> None:
+    leaves = [merkle.leaf_hash(bytes([i % 256, i // 256])) for i in range(sum(sizes))]
+    frontier = merkle.Frontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+    assert frontier.root() == merkle.root_from_leaves(leaves)
+
+
+def test_stored_tree_matches_the_entries(db: Database, pot_slug: str) -> None:
+    with db.write() as session:
+        for i in range(13):
+            operations.record(session, pot_slug, "contribution", 100 + i, memo="m", actor="t")
+    with db.read() as session:
+        pot = ledger_pots.get_pot(session, pot_slug)
+        entries = session.query(Entry).filter_by(pot_id=pot.id).order_by(Entry.seq).all()
+        leaves = [
+            merkle.leaf_hash(canonical_bytes(stored_document(pot.slug, e, e.postings)))
+            for e in entries
+        ]
+        for size in range(1, 14):
+            assert tree.root(session, pot.id, size) == merkle.root_from_leaves(leaves[:size])
+        proof = merkle.inclusion_proof(4, 13, tree.node_getter(session, pot.id))
+        merkle.verify_inclusion(leaves[4], 4, 13, proof, merkle.root_from_leaves(leaves))
+
+
+def test_verify_notices_a_forged_tree_node(fresh_db: Database) -> None:
+    with fresh_db.write() as session:
+        ledger_pots.create_pot(session, "t", name="T", currency="GBP")
+        for i in range(4):
+            operations.record(session, "t", "contribution", 100 + i, memo="m", actor="t")
+    execute(
+        fresh_db,
+        "DROP TRIGGER IF EXISTS ledger_merkle_nodes_append_only ON ledger_merkle_nodes"
+        if fresh_db.dialect == "postgresql"
+        else "DROP TRIGGER ledger_merkle_nodes_no_update",
+    )
+    execute(fresh_db, "UPDATE ledger_merkle_nodes SET hash = :h WHERE level = 2", h=b"\x00" * 32)
+    with fresh_db.read() as session:
+        report = verify_pot(session, ledger_pots.get_pot(session, "t"))
+    assert not report.ok and "Merkle" in report.problems[0]
