@@ -280,6 +280,7 @@ class Row:
     ratio: float | None
     target: str = "—"
     met: bool | None = None
+    spread: str = ""  # how far the ledger's median is from its best: a noise indicator
 
 
 @dataclass
@@ -290,6 +291,10 @@ class BackendResult:
     rows: list[Row] = field(default_factory=list)
     shares: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def spread(samples: Sequence[float]) -> str:
+    return f"{100 * (median(samples) / best(samples) - 1):.0f} %"
 
 
 def progress(backend: str, message: str) -> None:
@@ -322,24 +327,27 @@ def measure_appends(db: Database, backend: str, sizes: Sizes, result: BackendRes
         ("single entry per transaction", sizes.single, 1, None),
         (f"{BATCH} entries per transaction", sizes.batched, BATCH, TARGET_BATCHED),
     ):
-        progress(backend, f"append: {label}, {n} entries x {sizes.repeats} (+1 warm-up)")
-        if batch == 1:
+        progress(backend, f"append: {label}, {n} entries x {sizes.repeats}")
 
-            def ledger(n: int = n) -> None:
+        def ledger(n: int = n, batch: int = batch) -> None:
+            if batch == 1:
                 record_singly(db, state["slug"], n)
-        else:
-
-            def ledger(n: int = n) -> None:
-                append_batches(db, state["slug"], n, BATCH)
+            else:
+                append_batches(db, state["slug"], n, batch)
 
         def raw(batch: int = batch) -> None:
             raw_insert(db, tables, state["rows"], batch)
 
+        # Warm up (compiled-statement caches, prepared statements) with a few entries.
+        warm = min(n, max(batch, 10))
+        fresh_pot()
+        ledger(warm)
+        fresh_rows(warm)()
+        raw()
         times = interleaved(
             {"ledger": ledger, "raw": raw},
             sizes.repeats,
             setup={"ledger": fresh_pot, "raw": fresh_rows(n)},
-            warmup=1,
         )
         ledger_rate = rate(n, best(times["ledger"]))
         raw_rate = rate(n, best(times["raw"]))
@@ -352,6 +360,7 @@ def measure_appends(db: Database, backend: str, sizes: Sizes, result: BackendRes
                 ratio,
                 f"≥ {TARGET_BATCHED}" if target else "—",
                 (ratio >= target) if target else None,
+                spread(times["ledger"]),
             )
         )
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, reject, settings
@@ -48,7 +49,7 @@ openapi_checks = pytest.importorskip("schemathesis.specs.openapi.checks")
 
 PROBLEM_JSON = "application/problem+json"
 INT64 = range(-(2**63), 2**63)
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 300
 
 OPERATIONS = (
     "GET /api/v1/pots",
@@ -80,7 +81,9 @@ def documented_response(
 ) -> None:
     """schemathesis' media type and body schema checks, where the document describes the answer."""
     documented = case.operation.schema.get_content_types(case.operation, response)
-    if response.status_code < 400 or PROBLEM_JSON in documented:
+    if 200 <= response.status_code < 300 or (
+        response.status_code >= 400 and PROBLEM_JSON in documented
+    ):
         openapi_checks.content_type_conformance(ctx, response, case)
         openapi_checks.response_schema_conformance(ctx, response, case)
 
@@ -134,7 +137,8 @@ def known_bug(case: schemathesis.Case, backend: str) -> str | None:
         return "test_api_pots.py::test_seq_beyond_64_bits_is_unknown"
     if _as_date(query.get("until")) == date.max:
         return "test_api_pots.py::test_last_representable_day"
-    if backend == "postgresql" and "\x00" in str(path_parameters.get("slug", "")):
+    # Generated path parameters come percent-encoded; explicit ones do not (unquote is a no-op).
+    if backend == "postgresql" and "\x00" in unquote(str(path_parameters.get("slug", ""))):
         return "test_api_pots.py::test_nul_in_slug_is_an_unknown_pot"
     return None
 
@@ -238,6 +242,7 @@ def test_fuzz(
             reject()
         response = case.call()
         STATS.append((label, backend, case.meta.generation.mode.value if case.meta else None, response.status_code, known_bug(case, backend)))
+        if known_bug(case, backend): print("KB", response.status_code, case.formatted_path)
         case.validate_response(response, checks=CHECKS)
         seen.add(response.status_code)
 

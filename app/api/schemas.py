@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from ledger.entries import MAX_PAGE
 from ledger.journal import KINDS
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details; some problems add members (e.g. ``account`` and ``balance``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, metadata={"example": "/problems/insufficient-funds"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.Dict(metadata={"description": "Invalid fields, by location and name"})
 
 
 class MoneySchema(Schema):

@@ -25,8 +25,9 @@ from ledger.pb.model import Election, Money, Project, normalise_money
 _SECTIONS = ("meta", "projects", "votes")
 # Pabutools reads "choose-1" ballots as approval ballots too (one approved project each).
 _APPROVAL_TYPES = ("approval", "choose-1")
-# Pabulib writes amounts as plain decimals; some files use a decimal comma.
-_DECIMAL = re.compile(r"^[0-9]+(?:[.,][0-9]+)?$")
+# Pabulib writes amounts as plain decimals; some files use a decimal comma. A sign is
+# accepted here only so that "-5" gets the clearer "must be positive" error.
+_DECIMAL = re.compile(r"^-?[0-9]+(?:[.,][0-9]+)?$")
 _PROJECT_CORE = ("project_id", "cost", "name")
 _VOTE_CORE = ("voter_id", "vote")
 
