@@ -255,8 +255,14 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
         ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if n else ("-" * (w + 2)) for w, n in
-                          zip(widths, numeric, strict=True)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if n else ("-" * (w + 2))
+            for w, n in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 

@@ -42,7 +42,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the project root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import (  # noqa: E402
+from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
@@ -56,7 +56,7 @@ from sqlalchemy import (  # noqa: E402
     select,
 )
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     BACKENDS,
     best,
     database_settings,
@@ -75,10 +75,11 @@ from bench.common import (  # noqa: E402
     throwaway_database,
     tidy_after_load,
     time_once,
+    utc_now,
     write_markdown_section,
 )
-from ledger import operations  # noqa: E402
-from ledger.chain import (  # noqa: E402
+from ledger import operations
+from ledger.chain import (
     CanonicalPosting,
     canonical_bytes,
     canonical_document,
@@ -86,11 +87,11 @@ from ledger.chain import (  # noqa: E402
     format_timestamp,
     parse_json_object,
 )
-from ledger.db import Database  # noqa: E402
-from ledger.journal import EntryRequest, append_locked, lock_pot  # noqa: E402
-from ledger.models import Entry  # noqa: E402
-from ledger.pots import create_pot, get_pot, summarise  # noqa: E402
-from ledger.verify import verify_pot  # noqa: E402
+from ledger.db import Database
+from ledger.journal import EntryRequest, append_locked, lock_pot
+from ledger.models import Entry
+from ledger.pots import create_pot, get_pot, summarise
+from ledger.verify import verify_pot
 
 SECTION = "Ledger"
 CURRENCY = "EUR"
@@ -115,7 +116,7 @@ class Sizes:
 
 
 FULL = Sizes(single=300, batched=1000, repeats=3, verify=5000, small=1000, big=100_000, reads=300)
-QUICK = Sizes(single=100, batched=300, repeats=3, verify=1000, small=1000, big=10_000, reads=100)
+QUICK = Sizes(single=50, batched=200, repeats=3, verify=1000, small=1000, big=10_000, reads=100)
 
 
 # -- the entries ------------------------------------------------------------------------------
@@ -265,7 +266,11 @@ def raw_insert(db: Database, tables: tuple[Table, Table], rows: list[RawEntry], 
                 ids = list(conn.execute(many, [e for e, _ in chunk]).scalars())
             conn.execute(
                 insert(postings),
-                [{**p, "entry_id": eid} for eid, (_, ps) in zip(ids, chunk, strict=True) for p in ps],
+                [
+                    {**p, "entry_id": eid}
+                    for eid, (_, ps) in zip(ids, chunk, strict=True)
+                    for p in ps
+                ],
             )
 
 
@@ -392,7 +397,9 @@ def canonical_documents(db: Database, slug: str) -> list[dict[str, Any]]:
                 external_ref=entry.external_ref,
                 reverses=entry.reverses_seq,
                 data=parse_json_object(entry.data_json),
-                postings=[CanonicalPosting(p.account, p.amount, p.currency) for p in entry.postings],
+                postings=[
+                    CanonicalPosting(p.account, p.amount, p.currency) for p in entry.postings
+                ],
                 prev_hash=entry.prev_hash,
             )
             if entry_hash(canonical_bytes(document)) != entry.hash:
@@ -408,7 +415,7 @@ def stdlib_canonical(document: dict[str, Any]) -> bytes:
 
 
 def measure_verify(db: Database, backend: str, sizes: Sizes, result: BackendResult) -> None:
-    slug = "verify"
+    slug = verify_slug(sizes)
     documents = canonical_documents(db, slug)
     blobs = [canonical_bytes(d) for d in documents]
     n = len(blobs)
@@ -454,6 +461,7 @@ def measure_verify(db: Database, backend: str, sizes: Sizes, result: BackendResu
             ratio,
             f"≥ {TARGET_VERIFY}",
             ratio >= TARGET_VERIFY,
+            spread(times["verify"]),
         )
     )
     result.rows.append(
@@ -508,6 +516,7 @@ def measure_reads(db: Database, backend: str, sizes: Sizes, result: BackendResul
             big / small,
             f"≤ {TARGET_READ}",
             big / small <= TARGET_READ,
+            spread(times["big"]),
         )
     )
 
@@ -518,14 +527,17 @@ CATEGORIES = (
     ("rfc8785 (canonical JSON, pure Python)", ("rfc8785",)),
     ("SQLAlchemy (ORM, Core, result rows)", ("sqlalchemy",)),
     ("database driver, incl. waiting for the server", ("psycopg", "sqlite3")),
-    ("hashlib", ("hashlib",)),
-    ("json", ("/json/",)),
-    ("ledger code itself", ("/ledger/",)),
+    ("hashlib (SHA-256)", ("hashlib",)),
+    ("json (stdlib)", ("/json/",)),
+    ("ledger: Merkle tree (merkle.py, tree.py)", ("/ledger/merkle.py", "/ledger/tree.py")),
+    ("ledger: other code (journal, verify, chain, ...)", ("/ledger/",)),
 )
-OTHER = "other (stdlib, interpreter)"
+OTHER = "other (benchmark harness, interpreter)"
+
+FunctionKey = tuple[str, int, str]
 
 
-def _category(key: tuple[str, int, str]) -> str:
+def _category(key: FunctionKey) -> str:
     filename, _, function = key
     where = f"{filename} {function}"
     for name, needles in CATEGORIES:
@@ -534,21 +546,39 @@ def _category(key: tuple[str, int, str]) -> str:
     return OTHER
 
 
-def profile_shares(fn: Callable[[], object], *, show: bool = False) -> list[tuple[str, float]]:
-    """Share of the own ("tottime") time of ``fn`` per component, under cProfile."""
+def _attribute(
+    stats: dict[Any, Any], key: FunctionKey, seconds: float, totals: dict[str, float], depth: int
+) -> None:
+    """Add ``seconds`` of ``key``'s own time to its category; time of builtins and of stdlib
+    functions goes to the category of whoever called them (split in proportion to the calls'
+    time), so that e.g. ``BytesIO.write`` called by rfc8785 counts as rfc8785."""
+    category = _category(key)
+    callers = stats[key][4] if key in stats else {}
+    from_callers = sum(entry[2] for entry in callers.values())
+    if category != OTHER or depth > 8 or from_callers <= 0:
+        totals[category] = totals.get(category, 0.0) + seconds
+        return
+    for caller, entry in callers.items():
+        _attribute(stats, caller, seconds * entry[2] / from_callers, totals, depth + 1)
+
+
+def profile_shares(fn: Callable[[], object]) -> list[tuple[str, float]]:
+    """Each component's share of the time of ``fn`` under cProfile (own time, with builtins and
+    stdlib calls counted for their caller)."""
     profile = cProfile.Profile()
     profile.enable()
     fn()
     profile.disable()
     stats = pstats.Stats(profile)
-    if show or PRINT_PROFILES:
+    if PRINT_PROFILES:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(30)
         print(out.getvalue(), file=sys.stderr)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     totals: dict[str, float] = {}
-    for key, (_, _, tottime, _, _) in stats.stats.items():
-        totals[_category(key)] = totals.get(_category(key), 0.0) + tottime
+    for key, (_, _, tottime, _, _) in raw.items():
+        _attribute(raw, key, tottime, totals, 0)
     whole = sum(totals.values()) or 1.0
     return sorted(((k, v / whole) for k, v in totals.items()), key=lambda kv: -kv[1])
 
@@ -559,8 +589,16 @@ PRINT_PROFILES = False
 # -- running ----------------------------------------------------------------------------------
 
 
+def verify_slug(sizes: Sizes) -> str:
+    """The pot verify_pot reads: the small pot of the balance read when the sizes agree."""
+    return "small" if sizes.verify == sizes.small else "verify"
+
+
 def plan_for(sizes: Sizes) -> list[tuple[str, int]]:
-    plan = [("verify", sizes.verify), ("small", sizes.small), ("big", sizes.big)]
+    """The pots to fill before measuring, in order."""
+    plan = [("small", sizes.small), ("big", sizes.big)]
+    if verify_slug(sizes) == "verify":
+        plan.insert(0, ("verify", sizes.verify))
     return plan
 
 
@@ -602,17 +640,20 @@ def results_table(results: Sequence[BackendResult]) -> str:
             "" if row.ratio is None else fmt_ratio(row.ratio),
             row.target,
             {True: "yes", False: "**no**", None: ""}[row.met],
+            row.spread,
         ]
         for r in results
         for row in r.rows
     ]
-    headers = ["Backend", "Measurement", "Ledger", "Baseline", "Ratio", "Target", "Met"]
+    headers = ["Backend", "Measurement", "Ledger", "Baseline", "Ratio", "Target", "Met", "Spread"]
     return markdown_table(headers, rows)
 
 
 def shares_table(results: Sequence[BackendResult]) -> str:
     names = [n for n, _ in CATEGORIES] + [OTHER]
-    columns = [(r.backend, what, dict(shares)) for r in results for what, shares in r.shares.items()]
+    columns = [
+        (r.backend, what, dict(shares)) for r in results for what, shares in r.shares.items()
+    ]
     headers = ["Component", *(f"{b}: {what}" for b, what, _ in columns)]
     rows = [
         [name, *(f"{100 * shares.get(name, 0.0):.0f} %" for _, _, shares in columns)]
@@ -635,9 +676,7 @@ def targets_summary(results: Sequence[BackendResult]) -> list[str]:
     return lines
 
 
-def fill_notes(
-    filled: dict[str, list[tuple[str, int, float]]], parallel: bool
-) -> list[str]:
+def fill_notes(filled: dict[str, list[tuple[str, int, float]]], parallel: bool) -> list[str]:
     notes = []
     for backend, parts in filled.items():
         total = sum(n for _, n, _ in parts)
@@ -667,42 +706,62 @@ def document(
     env.append(["Run", f"`{command}`, {elapsed / 60:.1f} min in all"])
     env.append(["Load average", f"{args.load_before} before the run, {load_average()} after"])
     parallel = len(filled) > 1
-    method = f"""\
-- Each backend gets a new database migrated with `app.migrate.upgrade`: SQLite in a temporary
-  file, PostgreSQL in a throwaway `cp_bench_*` database that is dropped afterwards.
-- **Append** (entries of kind `contribution`, two postings, no idempotency key or external
-  reference): *single* = `{sizes.single:,}` entries, each `operations.record` in its own
-  `db.write()`; *batched* = `{sizes.batched:,}` entries, {BATCH} per `db.write()` with `lock_pot`
-  once and `append_locked` {BATCH} times. Baseline: SQLAlchemy Core inserts of the same rows
-  (one entry row + two posting rows, same column types) into plain `bench_raw_entries` /
-  `bench_raw_postings` tables (primary and foreign keys only: none of the ledger's unique
-  constraints or indexes), in the same transactions (batched: `executemany`, entry ids via
-  `RETURNING`). Each variant in a fresh pot; best of {sizes.repeats} after a warm-up, the
-  ledger and baseline runs alternating.
-- **Verify**: `verify_pot` over a pot of {sizes.verify:,} entries in a read unit of work.
-  Baseline: `hashlib.sha256(b).hexdigest()` over the canonical bytes of the same entries,
-  prepared beforehand with `ledger.chain` (and checked against the stored hashes). Best of
-  {sizes.repeats + 2}. Two extra rows split verify's cost: canonicalisation with `rfc8785`
-  (what `ledger.chain` uses) + SHA-256 with no database, and the same with the standard
-  library's C `json` module (a what-if; not the ledger's code).
-- **Balance read**: `summarise(session, get_pot(session, slug))` in `db.read()`, in pots of
-  {sizes.small:,} and {sizes.big:,} entries; median of {sizes.reads} alternating reads after 10
-  warm-ups each.
-- The pots for verify and the balance read are filled through the real path (`append_locked`,
-  {BUILD_BATCH:,} entries per transaction){", both backends at once in two processes" if parallel
-  else " in a worker process"}; then `VACUUM ANALYZE` (PostgreSQL) or `ANALYZE` + WAL
-  checkpoint (SQLite), and the measurements run one at a time.
-- *Where the time goes*: each component's share of the self time under `cProfile` (which
-  inflates Python-heavy parts), for one batch of {BATCH} appends and one `verify_pot`.
-"""
+    verify_where = " (the small pot of the balance read)" if verify_slug(sizes) == "small" else ""
+    fill_how = "both backends at once, in two processes" if parallel else "in a worker process"
+    bullets = [
+        "Each backend gets a new database migrated with `app.migrate.upgrade`: SQLite in a "
+        "temporary file, PostgreSQL in a throwaway `cp_bench_*` database dropped afterwards.",
+        "**Append** (entries of kind `contribution`, two postings, no idempotency key or "
+        f"external reference): *single* = {sizes.single:,} entries, each `operations.record` in "
+        f"its own `db.write()`; *batched* = {sizes.batched:,} entries, {BATCH} per `db.write()` "
+        f"with `lock_pot` once and `append_locked` {BATCH} times. Baseline: SQLAlchemy Core "
+        "inserts of the same rows (one entry row + two posting rows, same column types) into "
+        "plain `bench_raw_entries` / `bench_raw_postings` tables (primary and foreign keys only, "
+        "none of the ledger's unique constraints, indexes or other tables), in the same "
+        "transactions (batched: `executemany`, entry ids via `RETURNING`). Each repeat in a "
+        f"fresh pot; best of {sizes.repeats} after a short warm-up, ledger and baseline "
+        "alternating.",
+        f"**Verify**: `verify_pot` over a pot of {sizes.verify:,} entries{verify_where} in a "
+        "read unit of work. Baseline: `hashlib.sha256(b).hexdigest()` over the canonical bytes "
+        "of the same entries, prepared beforehand with `ledger.chain` (and checked against the "
+        f"stored hashes). Best of {sizes.repeats + 2}, all variants alternating. Two extra rows "
+        "split verify's cost: canonicalisation with `rfc8785` (what `ledger.chain` uses) + "
+        "SHA-256 without the database, and the same with the standard library's C `json` "
+        "module (a what-if, not the ledger's code).",
+        "**Balance read**: `summarise(session, get_pot(session, slug))` in `db.read()`, in pots "
+        f"of {sizes.small:,} and {sizes.big:,} entries; median of {sizes.reads} alternating "
+        "reads after 10 warm-ups each.",
+        "The pots for verify and the balance read are filled through the real path "
+        f"(`append_locked`, {BUILD_BATCH:,} entries per transaction), {fill_how}; then "
+        "`VACUUM ANALYZE` (PostgreSQL) or `ANALYZE` + WAL checkpoint (SQLite); every "
+        "measurement afterwards runs on its own.",
+        "*Spread*: how much slower the ledger's median repeat was than its best (balance read: "
+        "the big pot's median against its fastest read); a large spread means a busy machine "
+        "(see the load average).",
+        "*Where the time goes*: each component's share of the time under `cProfile`, for one "
+        f"batch of {BATCH} appends and one `verify_pot`: own time of each function, with "
+        "builtins and stdlib functions counted for the component that called them. cProfile "
+        "inflates Python-heavy parts, so read these as proportions, not timings.",
+    ]
+    method = "\n".join(f"- {b}" for b in bullets) + "\n"
     targets = "\n".join(f"- {line}" for line in targets_summary(results))
-    notes = "\n".join(f"- {n}" for n in fill_notes(filled, parallel) + [
-        n for r in results for n in (f"{r.backend}: {x}" for x in r.notes)
-    ])
+    notes = "\n".join(
+        f"- {n}"
+        for n in fill_notes(filled, parallel)
+        + [n for r in results for n in (f"{r.backend}: {x}" for x in r.notes)]
+    )
     return f"""\
-_Written by `bench/ledger_bench.py`; re-run with `.venv/bin/python bench/ledger_bench.py`
-(full, both backends, ~10 min), `--quick` (about a minute), `--backend sqlite|postgresql|both`,
-`--profile` (print cProfile listings), or `make bench`. This run: `{command}`._
+_Written by `bench/ledger_bench.py` ({utc_now()}); do not edit by hand. To re-run:_
+
+```sh
+.venv/bin/python bench/ledger_bench.py            # full run, both backends (or: make bench)
+.venv/bin/python bench/ledger_bench.py --quick    # smaller sizes
+# options: --backend sqlite|postgresql|both, --big-entries N, --profile (print cProfile
+# listings), --no-write (leave this file alone); PostgreSQL from COMMONPOT_BENCH_POSTGRES_URL
+# (else COMMONPOT_TEST_POSTGRES_URL, else postgres@127.0.0.1:5432)
+```
+
+This run: `{command}`, {elapsed / 60:.1f} min, most of it spent filling the pots (see Notes).
 
 ### Environment
 
@@ -737,9 +796,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--big-entries", type=int, default=0, help="entries in the big pot of the balance read"
     )
     parser.add_argument("--profile", action="store_true", help="print cProfile listings")
-    parser.add_argument(
-        "--no-write", action="store_true", help="do not update docs/benchmarks.md"
-    )
+    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     return parser.parse_args(argv)
 
 

@@ -364,15 +364,9 @@ def test_unknown_seq(client: FlaskClient, db: Database, pot_slug: str, seq: str)
     assert body["title"] == "Entry not found"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a seq outside the signed 64-bit range reaches the database "
-        "(SQLite OverflowError, PostgreSQL 'bigint out of range') and answers 500 instead of 404"
-    ),
-)
 @pytest.mark.parametrize("seq", [str(INT64_MAX + 1), "-9223372036854775809", "9" * 30])
 def test_seq_beyond_64_bits_is_unknown(client: FlaskClient, pot_slug: str, seq: str) -> None:
+    """Regression: such a seq once reached the database (OverflowError, bigint out of range)."""
     assert_problem(client.get(f"{API}/pots/{pot_slug}/entries/{seq}"), 404)
 
 
@@ -451,14 +445,13 @@ def test_since_after_until(client: FlaskClient, pot_slug: str) -> None:
     assert "since" in body["detail"] and "until" in body["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: until=9999-12-31 (a valid date) overflows `until + timedelta(days=1)` into a 500",
+@pytest.mark.parametrize(
+    "query", [{"until": "9999-12-31"}, {"since": "2026-01-01", "until": "9999-12-31"}]
 )
-@pytest.mark.parametrize("query", [{"until": "9999-12-31"}, {"since": "2026-01-01", "until": "9999-12-31"}])
 def test_last_representable_day(
     client: FlaskClient, db: Database, pot_slug: str, query: dict[str, str]
 ) -> None:
+    """Regression: ``until + 1 day`` once overflowed on 9999-12-31 into a 500."""
     record(db, pot_slug, "contribution", 100, now=day(2026, 1, 10, 12))
 
     assert seqs(client, pot_slug, **query) == [1]
@@ -471,27 +464,9 @@ def test_first_representable_day(client: FlaskClient, db: Database, pot_slug: st
     assert seqs(client, pot_slug, until=date.min.isoformat()) == []
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.xfail(
-                    strict=True,
-                    reason=(
-                        "bug: a NUL byte in the slug reaches PostgreSQL, whose text cannot hold "
-                        "it (psycopg DataError), and answers 500 instead of 404"
-                    ),
-                ),
-            ],
-        ),
-    ],
-)
 @pytest.mark.parametrize("path", ["/pots/{slug}", "/pots/{slug}/entries", "/pots/{slug}/entries/1"])
-def test_nul_in_slug_is_an_unknown_pot(client: FlaskClient, backend: str, path: str) -> None:
+def test_nul_in_slug_is_an_unknown_pot(client: FlaskClient, path: str) -> None:
+    """Regression: a NUL byte once reached PostgreSQL, whose text cannot hold it: a 500."""
     assert_problem(client.get(API + path.format(slug="a%00b")), 404)
 
 
@@ -534,7 +509,13 @@ def test_openapi_document(client: FlaskClient) -> None:
     for path in ("/api/v1/pots", "/api/v1/pots/{slug}/entries/{seq}"):
         assert "200" in doc["paths"][path]["get"]["responses"]
     entries = doc["paths"]["/api/v1/pots/{slug}/entries"]["get"]
-    assert {p["name"] for p in entries["parameters"]} == {"cursor", "limit", "kind", "since", "until"}
+    assert {p["name"] for p in entries["parameters"]} == {
+        "cursor",
+        "limit",
+        "kind",
+        "since",
+        "until",
+    }
 
 
 def test_docs_page_uses_our_own_swagger_ui(client: FlaskClient) -> None:

@@ -38,6 +38,17 @@ def election(name: str) -> Election:
     return load_pb(FIXTURES / name)
 
 
+def test_registry_names_the_five_rules() -> None:
+    expected = {
+        "greedy": greedy,
+        "mes": mes,
+        "mes_cardinality": mes_cardinality,
+        "mes_add1": mes_add1,
+        "mes_add1_greedy": mes_add1_greedy,
+    }
+    assert dict(RULES) == expected
+
+
 def test_every_fixture_file_has_expectations() -> None:
     assert sorted(path.name for path in FIXTURES.glob("*.pb")) == FILES
     assert len(FILES) == 30

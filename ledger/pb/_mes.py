@@ -17,10 +17,14 @@ Why it is fast (mes_add1 runs this hundreds of times):
   and a round stops pricing once the next lower bound exceeds the best rho found (as
   pabutools does; the outcome is unchanged). A project whose supporters can no longer pay is
   dropped when next priced.
+* Money is held as integers over a common, growing denominator (see ``_Classes``), so the
+  hot loop does integer arithmetic rather than Fraction arithmetic.
+* mes_add1 only needs to know whether a run ends exhaustive, so its search runs stop as
+  soon as the answer is known to be "no" (see ``_EarlyStop``).
 * Tracking *when* each losing project became unaffordable costs extra work each round, so
   it is only done when an explanation is wanted (``explain=True``).
 
-All money is ``int`` or ``Fraction``: comparisons decide the outcome, so they must be exact.
+All money is exact (integers and ``Fraction``s): comparisons decide the outcome.
 """
 
 from __future__ import annotations
@@ -175,6 +179,33 @@ class _Classes:
             self.moneys = [money * factor for money in self.moneys]
 
 
+@dataclass
+class _EarlyStop:
+    """mes_add1's shortcut: only candidates can still be bought, so once the cheapest dropped
+    project would fit even if every candidate were bought, the run ends non-exhaustive."""
+
+    budget: Money | None
+    candidates_cost: int
+    cheapest_dropped: int | None
+
+    def drop(self, cost: int) -> None:
+        """A candidate turned out unaffordable: it can no longer be bought."""
+        self.candidates_cost -= cost
+        if self.cheapest_dropped is None or cost < self.cheapest_dropped:
+            self.cheapest_dropped = cost
+
+    def verdict(self, spent: int) -> bool | None:
+        """None: carry on; otherwise stop, with True meaning provably non-exhaustive."""
+        if self.budget is None:
+            return None
+        if spent > self.budget:
+            return False  # overspent: the caller sees spent > budget
+        if self.cheapest_dropped is None:
+            return None
+        fits_anyway = spent + self.candidates_cost + self.cheapest_dropped <= self.budget
+        return True if fits_anyway else None
+
+
 def run_mes(
     prep: Prepared,
     share: Fraction,
@@ -186,47 +217,53 @@ def run_mes(
 
     With ``budget`` (mes_add1's search), the run stops as soon as its outcome is known to be
     of no use there: once it has overspent (``spent > budget``), or once it will provably end
-    non-exhaustive (``cut_short``): a project that can no longer be funded would still fit
-    even if every remaining candidate were funded, since only candidates can still be bought.
+    non-exhaustive (``cut_short``, see :class:`_EarlyStop`).
     """
     classes = _Classes(prep.num_voters, share)
     run = Run(share, last_rho=[Fraction(0)] * len(prep.ids))
-    candidates: list[int] = []
     money = [share * count for count in prep.support]  # supporters' total, for explanations
-    for project, count in enumerate(prep.support):
-        if not count:
-            continue
-        if money[project] < prep.costs[project]:
-            run.lapses[project] = Lapse(0, None, money[project])
-            continue
-        candidates.append(project)
-        # With equal money the cap is cost / supporters: this is the exact first-round rho.
-        cap = Fraction(prep.costs[project], count)
-        run.last_rho[project] = _rho(cap, prep.costs[project], utility)
-    live_cost = sum(prep.costs[project] for project in candidates)
-    dropped = min((prep.costs[project] for project in run.lapses), default=None)
+    candidates = _first_round(prep, run, money, utility)
+    stop = _EarlyStop(
+        budget,
+        candidates_cost=sum(prep.costs[project] for project in candidates),
+        cheapest_dropped=min((prep.costs[project] for project in run.lapses), default=None),
+    )
     while candidates:
-        if budget is not None and (
-            run.spent > budget
-            or (dropped is not None and run.spent + live_cost + dropped <= budget)
-        ):
-            run.cut_short = run.spent <= budget
+        verdict = stop.verdict(run.spent)
+        if verdict is not None:
+            run.cut_short = verdict
             return run
         best, lost = _cheapest(prep, classes, candidates, run.last_rho, utility)
         for project in lost:
-            live_cost -= prep.costs[project]
-            dropped = prep.costs[project] if dropped is None else min(dropped, prep.costs[project])
+            stop.drop(prep.costs[project])
         if best is None:
             break
         project, rho, price = best
         moves = classes.charge(prep.supporters[project], price)
         run.selections.append(Selection(project, rho, price, tuple(moves), classes.scale))
         run.spent += prep.costs[project]
-        live_cost -= prep.costs[project]
+        stop.candidates_cost -= prep.costs[project]
         candidates.remove(project)
         if explain:
             _track_lapses(prep, run, candidates, money)
     return run
+
+
+def _first_round(prep: Prepared, run: Run, money: list[Fraction], utility: Utility) -> list[int]:
+    """The initially affordable projects (with their exact first rho); record the others."""
+    candidates = []
+    for project, count in enumerate(prep.support):
+        if not count:
+            continue  # nobody approves it: MES never considers it
+        if money[project] < prep.costs[project]:
+            run.lapses[project] = Lapse(0, None, money[project])
+            continue
+        candidates.append(project)
+        # With equal money the cap is cost / supporters: this is the exact first-round rho.
+        run.last_rho[project] = _rho(
+            Fraction(prep.costs[project], count), prep.costs[project], utility
+        )
+    return candidates
 
 
 def _rho(price: Fraction, cost: int, utility: Utility) -> Fraction:

@@ -19,7 +19,8 @@ class FundedExplanation:
 
     ``rho`` is the price per unit of utility (the quantity MES minimises), ``price`` the
     per-voter cap: every supporter paid ``min(their remaining money, price)``.
-    ``payments`` maps ballot index -> amount paid; the amounts sum exactly to the cost.
+    ``payments`` maps the ballot index of every supporter to the amount they paid (0 if they
+    had nothing left); the amounts sum exactly to the cost.
     """
 
     project_id: str

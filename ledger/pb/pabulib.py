@@ -74,7 +74,9 @@ def _split_sections(text: str) -> tuple[dict[str, _Section], int]:
     """Group rows by section, remembering line numbers; returns the sections and the last line."""
     sections: dict[str, _Section] = {}
     current: _Section | None = None
-    reader = csv.reader(text.splitlines(), delimiter=";")
+    # newline="" lets csv see line ends itself, so line numbers are those an editor shows
+    # (str.splitlines would also break lines at characters such as U+2028 inside names).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
     while True:
         try:
             row = next(reader)
