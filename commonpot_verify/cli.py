@@ -11,6 +11,7 @@ import argparse
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -112,14 +113,12 @@ def check_ledger(
     if args.export:
         records = export_records(args.export)
         first = next(records, None)
-        if slug is None:
+        if slug is None:  # the export's own records name their pot
             slug = first.get("pot") if isinstance(first, dict) else None
             if not isinstance(slug, str):
                 raise InputError("the export does not say which pot it is; give --pot")
         checker = LedgerChecker(slug, root_sizes=root_sizes)
-        for record in [first] if first is not None else []:
-            checker.add(record)
-        for record in records:
+        for record in itertools.chain([first] if first is not None else [], records):
             checker.add(record)
         return checker.finish()
     if slug is None:

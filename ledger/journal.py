@@ -50,6 +50,8 @@ KINDS = (
     "allocation",
     "release",
     "reversal",
+    "payout_refund",
+    "fee_refund",
 )
 
 

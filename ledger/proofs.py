@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -85,14 +85,20 @@ def _with_stored_nodes(
 def _fetch_nodes(
     session: Session, pot_id: int, wanted: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    coordinates = sorted(wanted)
-    if not coordinates:
+    by_level: dict[int, list[int]] = {}
+    for level, index in sorted(wanted):
+        by_level.setdefault(level, []).append(index)
+    if not by_level:
         return {}
+    # One "pot_id = P AND level = L AND idx IN (...)" term per level, each a primary-key lookup.
+    # Keep pot_id inside every term: with "(level, idx) IN (...)" or with pot_id outside the OR,
+    # SQLite (without ANALYZE statistics) scans the pot's whole tree instead.
+    terms = (
+        and_(MerkleNode.pot_id == pot_id, MerkleNode.level == level, MerkleNode.idx.in_(indexes))
+        for level, indexes in by_level.items()
+    )
     rows = session.execute(
-        select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-            MerkleNode.pot_id == pot_id,
-            tuple_(MerkleNode.level, MerkleNode.idx).in_(coordinates),
-        )
+        select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(or_(*terms))
     )
     return {(level, idx): bytes(value) for level, idx, value in rows}
 

@@ -55,9 +55,10 @@ def init_api(app: Flask) -> ProblemApi:
         app.config.setdefault(key, value)
     api = ProblemApi(app)
     app.register_blueprint(_swagger_assets)
-    from app.api import pots, proofs
+    from app.api import opencollective, pots, proofs
 
     api.register_blueprint(pots.blp, url_prefix="/api/v1/pots")
+    api.register_blueprint(opencollective.blp, url_prefix="/api/v1/pots")
     api.register_blueprint(proofs.blp, url_prefix="/api/v1")
     return api
 

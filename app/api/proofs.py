@@ -163,7 +163,13 @@ def checkpoint_for(slug: str) -> checkpoints.SignedCheckpoint:
 class CurrentCheckpoint(MethodView):
     @blp.arguments(CheckpointQuery, location="query", as_kwargs=True)
     @blp.response(200, CheckpointSchema)
-    @blp.alt_response(200, content_type="text/plain", description="The signed note (default)")
+    # Both media types under one 200; an alt_response without a schema would hide text/plain.
+    @blp.alt_response(
+        200,
+        schema={"type": "string"},
+        content_type="text/plain",
+        description="The signed note as text (default), or its fields as JSON (?format=json)",
+    )
     def get(self, slug: str, format: str) -> Any:
         """A signed checkpoint (C2SP tlog-checkpoint) of the pot's whole ledger.
 

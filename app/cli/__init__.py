@@ -23,9 +23,9 @@ def cli() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app.cli import db, demo, ledger, pb, pots
+    from app.cli import db, demo, ledger, oc, pb, pots
 
-    for command in (db.db, pots.pot, ledger.ledger, demo.demo, pb.pb):
+    for command in (db.db, pots.pot, ledger.ledger, demo.demo, pb.pb, oc.oc):
         app.cli.add_command(command)
 
 
