@@ -28,6 +28,11 @@ from importlib import metadata
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+
+try:
+    import fcntl
+except ImportError:  # not on Unix: no locking
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.engine import make_url
 
 from app.migrate import upgrade
@@ -324,22 +329,32 @@ def write_markdown_section(title: str, body: str, path: Path = BENCHMARKS_DOC) -
     and deeper headings, never ``##``."""
     heading = f"## {title}"
     section = f"{heading}\n\n{body.strip()}\n"
-    text_ = path.read_text(encoding="utf-8") if path.exists() else DOC_PREAMBLE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Several benchmark scripts share the file: hold an exclusive lock from read to write.
+    with open(path, "a+", encoding="utf-8") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle_text = handle.read() or DOC_PREAMBLE
+        new = _replace_section(handle_text, heading, section)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(new)
+
+
+def _replace_section(text_: str, heading: str, section: str) -> str:
     lines = text_.splitlines(keepends=True)
     start = next((i for i, ln in enumerate(lines) if ln.rstrip() == heading), None)
     if start is None:
-        new = text_.rstrip("\n") + "\n\n" + section
-    else:
-        end = start + 1
-        in_fence = False
-        while end < len(lines):
-            stripped = lines[end].lstrip()
-            if stripped.startswith("```"):
-                in_fence = not in_fence
-            elif not in_fence and re.match(r"^## (?!#)", lines[end]):
-                break
-            end += 1
-        rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
+        return text_.rstrip("\n") + "\n\n" + section
+    end = start + 1
+    in_fence = False
+    while end < len(lines):
+        stripped = lines[end].lstrip()
+        if stripped.startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and re.match(r"^## (?!#)", lines[end]):
+            break
+        end += 1
+    rest = "".join(lines[end:])
+    return "".join(lines[:start]) + section + ("\n" + rest if rest else "")

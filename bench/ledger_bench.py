@@ -829,7 +829,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in targets_summary(results):
         print("  " + line)
     print()
-    print("Where the time goes (share of self time under cProfile):")
+    print("Where the time goes (share of time under cProfile, builtins counted for their caller):")
     print(shares_table(results))
     print()
     for note in fill_notes(filled, len(filled) > 1):

@@ -160,7 +160,19 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure_latency(db: Database, sizes: Sizes) -> dict[str, object]:
+@dataclass(frozen=True)
+class Latency:
+    small: tuple[float, float]  # median, 95th percentile (seconds)
+    large: tuple[float, float]
+    proof_length: int  # hashes in a proof of the large pot
+    load_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.large[0] / self.small[0]
+
+
+def measure_latency(db: Database, sizes: Sizes) -> Latency:
     started = time.perf_counter()
     for size in (sizes.small, sizes.large):
         synthetic_pot(db, f"synthetic-{size}", size)
@@ -177,12 +189,12 @@ def measure_latency(db: Database, sizes: Sizes) -> dict[str, object]:
         pot = get_pot(session, f"synthetic-{sizes.large}")
         proof = proofs.inclusion(session, pot, 12_345, sizes.large)
         merkle.verify_inclusion(proof.leaf_hash, 12_344, sizes.large, proof.proof, proof.root)
-    return {
-        "small": (median(small), percentile(small, 0.95), len(proof.proof)),
-        "large": (median(large), percentile(large, 0.95)),
-        "ratio": median(large) / median(small),
-        "load": loaded,
-    }
+    return Latency(
+        small=(median(small), percentile(small, 0.95)),
+        large=(median(large), percentile(large, 0.95)),
+        proof_length=len(proof.proof),
+        load_seconds=loaded,
+    )
 
 
 # -- 2. append throughput ---------------------------------------------------------------------
@@ -193,11 +205,11 @@ def merkle_maintenance(enabled: bool) -> Iterator[None]:
     """Swap ``ledger.tree.add_leaf`` for a no-op while disabled (this process only)."""
     original = tree.add_leaf
     if not enabled:
-        tree.add_leaf = lambda *args, **kwargs: None  # type: ignore[assignment]
+        tree.add_leaf = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        tree.add_leaf = original  # type: ignore[method-assign]
+        tree.add_leaf = original
 
 
 def appender(
@@ -254,19 +266,19 @@ def run_backend(backend: str, sizes: Sizes) -> tuple[list[str], list[list[str]],
         latency = measure_latency(db, sizes)
         print(f"[{backend}] measuring appends")
         appends = measure_appends(db, sizes)
-        env = [f"{database_version(db)}; {database_settings(db)}"]
-    small_median, small_p95, proof_length = latency["small"]  # type: ignore[misc]
-    large_median, large_p95 = latency["large"]  # type: ignore[misc]
-    ratio = float(latency["ratio"])  # type: ignore[arg-type]
-    verdict = "met" if ratio <= TARGET_LATENCY_RATIO else "MISSED"
+        env = [
+            f"{database_version(db)}; {database_settings(db)}",
+            f"synthetic load took {latency.load_seconds:.0f} s; a proof in the large pot has "
+            f"{latency.proof_length} hashes",
+        ]
+    verdict = "met" if latency.ratio <= TARGET_LATENCY_RATIO else "MISSED"
     latency_rows = [
-        [backend, f"{sizes.small:,}", fmt_seconds(small_median), fmt_seconds(small_p95), "", ""],
+        [backend, f"{sizes.small:,}", *map(fmt_seconds, latency.small), "", ""],
         [
             backend,
             f"{sizes.large:,}",
-            fmt_seconds(large_median),
-            fmt_seconds(large_p95),
-            fmt_ratio(ratio),
+            *map(fmt_seconds, latency.large),
+            fmt_ratio(latency.ratio),
             f"≤ {TARGET_LATENCY_RATIO:g}: {verdict}",
         ],
     ]
@@ -283,8 +295,6 @@ def run_backend(backend: str, sizes: Sizes) -> tuple[list[str], list[list[str]],
                 f"≥ {TARGET_APPEND_RATIO:g}: {verdict}",
             ]
         )
-    env.append(f"synthetic load took {latency['load']:.0f} s; proofs at the large size have "
-               f"~{proof_length + 3} hashes")  # fmt: skip
     return env, latency_rows, append_rows
 
 
@@ -295,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    backends = BACKENDS if args.backend == "both" else (args.backend,)
+    backends: tuple[str, ...] = BACKENDS if args.backend == "both" else (args.backend,)
     if "postgresql" in backends and (reason := postgres_unavailable()):
         print(f"PostgreSQL unavailable ({reason}); measuring SQLite only", file=sys.stderr)
         backends = tuple(b for b in backends if b != "postgresql")
@@ -363,6 +373,13 @@ This run: `{command}`, {minutes:.1f} min.
 {latency}
 
 {appends}
+
+### Notes
+
+- Latency barely grows with size: a proof reads its O(log n) nodes in one indexed query, so
+  fixed per-request work (the unit of work, finding the pot, building the query) dominates.
+- The ratios compare interleaved rounds on the same machine; absolute times depend on its load
+  (see the load average above).
 """
 
 

@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):  # fmt: skip
         sub = command(name, help_, export=name != "inclusion")
         sub.add_argument("--checkpoint", metavar="FILE", required=True, help="a checkpoint file")
-        sub.add_argument("--key", metavar="KEY", required=True, help="the pinned verifier key")
+        sub.add_argument("--key", metavar="KEY", required=True, help="the pinned key, or its file")
         sub.set_defaults(run=run)
         if name == "consistency":
             sub.add_argument("--save", metavar="FILE", help="save the server's new checkpoint")

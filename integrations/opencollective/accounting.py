@@ -89,15 +89,16 @@ def postings_for(tx: OCTransaction, *, held_account: str = accounts.AVAILABLE) -
     amount, net = tx.amount.value_minor, tx.net_amount.value_minor
     counter = counter_account(tx.kind)
     deltas: dict[str, int] = {}
-    # Insertion order is posting order: the pot's side first, then where the money came from
-    # or went, then fees. Merging keeps one posting per account when the counter is `fees`.
+    # Merging keeps one posting per account when the counter is `fees`.
     for account, delta in (
         (held_account, net),
         (counter, -amount),
         (accounts.FEES, amount - net),
     ):
         deltas[account] = deltas.get(account, 0) + delta
-    return [PostingSpec(account, delta) for account, delta in deltas.items() if delta != 0]
+    postings = [PostingSpec(account, delta) for account, delta in deltas.items() if delta != 0]
+    # Credits first, as every other entry lists them ("from -> to", docs/ledger-format.md).
+    return sorted(postings, key=lambda p: p.amount > 0)
 
 
 def memo_for(tx: OCTransaction) -> str:

@@ -19,18 +19,15 @@ transaction count as our side of it, so a settled difference stops being an item
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts
 from ledger.db import Database
 from ledger.errors import Conflict, InvalidInput
 from ledger.journal import EntryRequest, append_locked, lock_pot
-from ledger.models import Entry, Posting, Pot
+from ledger.models import Pot
 from ledger.money import parse_amount
 from ledger.operations import postings_for
 from ledger.pots import summarise
@@ -39,7 +36,7 @@ from .accounting import CurrencyMismatch, external_ref, records_something, trans
 from .client import MAX_PAGE_SIZE, OpenCollectiveClient
 from .errors import OpenCollectiveNotFound
 from .models import OCTransaction
-from .store import OCResolution, adjusted_amounts, link_for_slug, now_text
+from .store import OCResolution, Ours, adjusted_amounts, link_for_slug, now_text, our_side
 from .sync import ForeignTransaction, append_transactions
 
 Problem = Literal[
@@ -53,15 +50,6 @@ _TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 class NothingToResolve(Conflict):
     title = "Nothing to resolve"
-
-
-@dataclass(frozen=True)
-class Ours:
-    """Our side of one Open Collective transaction: its entry and what it did to held money."""
-
-    seq: int
-    effect: int  # on available + commitments, reversals included
-    reversed: bool
 
 
 @dataclass(frozen=True)
@@ -158,50 +146,6 @@ def judge_unlisted(
         transaction_id=tx_id,
         seq=ours.seq if ours else None,
     )
-
-
-# --- our side ------------------------------------------------------------------------------
-
-
-def our_side(session: Session, pot: Pot, refs: Collection[str] | None = None) -> dict[str, Ours]:
-    """Each ``oc:`` entry's effect on held money, net of reversals, by external reference.
-    Sums are computed by the database: a few values per entry, however many postings."""
-    held = case(
-        (
-            or_(
-                Posting.account == accounts.AVAILABLE,
-                Posting.account.like(accounts.COMMITTED_PREFIX + "%"),
-            ),
-            Posting.amount,
-        ),
-        else_=0,
-    )
-    query = (
-        select(Entry.external_ref, Entry.seq, func.coalesce(func.sum(held), 0))
-        .join(Posting, Posting.entry_id == Entry.id)
-        .where(Entry.pot_id == pot.id, Entry.external_ref.like("oc:%"))
-        .group_by(Entry.id, Entry.external_ref, Entry.seq)
-    )
-    if refs is not None:
-        query = query.where(Entry.external_ref.in_(list(refs)))
-    entries = {
-        ref: (seq, int(effect))
-        for ref, seq, effect in session.execute(query)
-        if ref is not None and transaction_id_of(ref)  # LIKE ignores case on SQLite
-    }
-    reversals = select(Entry.reverses_seq, func.coalesce(func.sum(held), 0)).join(
-        Posting, Posting.entry_id == Entry.id
-    )
-    reversals = reversals.where(
-        Entry.pot_id == pot.id, Entry.kind == "reversal", Entry.reverses_seq.is_not(None)
-    ).group_by(Entry.id, Entry.reverses_seq)
-    if refs is not None:
-        reversals = reversals.where(Entry.reverses_seq.in_([s for s, _ in entries.values()]))
-    undone = {int(seq): int(effect) for seq, effect in session.execute(reversals)}
-    return {
-        ref: Ours(seq, effect + undone.get(seq, 0), seq in undone)
-        for ref, (seq, effect) in entries.items()
-    }
 
 
 # --- the whole reconciliation --------------------------------------------------------------

@@ -21,19 +21,22 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ledger import accounts
 from ledger.chain import format_timestamp
 from ledger.db import Database
 from ledger.errors import Conflict, NotFound
 from ledger.journal import lock_pot
-from ledger.models import Base, BigId, Pot
+from ledger.models import Base, BigId, Entry, Posting, Pot
 from ledger.pots import find_pot
 
-from .accounting import CurrencyMismatch
+from .accounting import CurrencyMismatch, transaction_id_of
 from .client import OpenCollectiveClient
 from .errors import OpenCollectiveNotFound
 
@@ -262,3 +265,56 @@ def expense_commitments(session: Session, pot: Pot, expense_ids: Collection[str]
         )
     )
     return {expense_id: commitment for expense_id, commitment in rows if commitment}
+
+
+# --- our side of reconciliation ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ours:
+    """Our side of one Open Collective transaction: its entry and what it did to held money."""
+
+    seq: int
+    effect: int  # on available + commitments, reversals included
+    reversed: bool
+
+
+def our_side(session: Session, pot: Pot, refs: Collection[str] | None = None) -> dict[str, Ours]:
+    """Each ``oc:`` entry's effect on held money, net of reversals, by external reference.
+    Sums are computed by the database: a few values per entry, however many postings."""
+    held = case(
+        (
+            or_(
+                Posting.account == accounts.AVAILABLE,
+                Posting.account.like(accounts.COMMITTED_PREFIX + "%"),
+            ),
+            Posting.amount,
+        ),
+        else_=0,
+    )
+    query = (
+        select(Entry.external_ref, Entry.seq, func.coalesce(func.sum(held), 0))
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(Entry.pot_id == pot.id, Entry.external_ref.like("oc:%"))
+        .group_by(Entry.id, Entry.external_ref, Entry.seq)
+    )
+    if refs is not None:
+        query = query.where(Entry.external_ref.in_(list(refs)))
+    entries = {
+        ref: (seq, int(effect))
+        for ref, seq, effect in session.execute(query)
+        if ref is not None and transaction_id_of(ref)  # LIKE ignores case on SQLite
+    }
+    reversals = select(Entry.reverses_seq, func.coalesce(func.sum(held), 0)).join(
+        Posting, Posting.entry_id == Entry.id
+    )
+    reversals = reversals.where(
+        Entry.pot_id == pot.id, Entry.kind == "reversal", Entry.reverses_seq.is_not(None)
+    ).group_by(Entry.id, Entry.reverses_seq)
+    if refs is not None:
+        reversals = reversals.where(Entry.reverses_seq.in_([s for s, _ in entries.values()]))
+    undone = {int(seq): int(effect) for seq, effect in session.execute(reversals)}
+    return {
+        ref: Ours(seq, effect + undone.get(seq, 0), seq in undone)
+        for ref, (seq, effect) in entries.items()
+    }

@@ -200,14 +200,24 @@ def sync_pot(
                 on_page(result)
             if last_page:
                 break
-    except (OpenCollectiveError, LedgerError) as exc:
-        reason = str(exc) if isinstance(exc, OpenCollectiveError) else f"{exc.title}: {exc.detail}"
-        message = f"sync of {slug} stopped at offset {cursor}: {reason}"
+    except Exception as exc:
+        # Whatever stopped it (a database failure too) is stored where treasurers look.
+        message = f"sync of {slug} stopped at offset {cursor}: {_reason(exc)}"
         _record_failure(db, slug, message)
-        raise SyncFailed(message, result=result) from exc
+        if isinstance(exc, OpenCollectiveError | LedgerError):
+            raise SyncFailed(message, result=result) from exc
+        raise
     if not should_stop():
         _record_success(db, slug)
     return result
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, LedgerError):
+        return f"{exc.title}: {exc.detail}"
+    if isinstance(exc, OpenCollectiveError):
+        return exc.message  # already free of the token
+    return f"{type(exc).__name__} (see the log)"  # its text may hold connection details
 
 
 def _complete_runs(page: Sequence[OCTransaction]) -> Sequence[OCTransaction]:
