@@ -20,7 +20,8 @@ def _triggers(dialect: str) -> list[tuple[str, str]]:
             pairs += [
                 (
                     f"DROP TRIGGER {table}_append_only ON {table}",
-                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                    f"CREATE OR REPLACE TRIGGER {table}_append_only "
+                    f"BEFORE UPDATE OR DELETE ON {table} "
                     "FOR EACH ROW EXECUTE FUNCTION commonpot_append_only()",
                 ),
             ]
@@ -29,7 +30,8 @@ def _triggers(dialect: str) -> list[tuple[str, str]]:
                 pairs.append(
                     (
                         f"DROP TRIGGER {table}_no_{action.lower()}",
-                        f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} "
+                        f"BEFORE {action} ON {table} "
                         f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only'); END",
                     )
                 )
@@ -39,10 +41,10 @@ def _triggers(dialect: str) -> list[tuple[str, str]]:
 @contextmanager
 def triggers_dropped(db: Database) -> Iterator[None]:
     pairs = _triggers(db.dialect)
-    with db.engine.begin() as conn:
-        for drop, _ in pairs:
-            conn.execute(text(drop))
     try:
+        with db.engine.begin() as conn:  # all dropped, or none (transactional DDL)
+            for drop, _ in pairs:
+                conn.execute(text(drop))
         yield
     finally:
         with db.engine.begin() as conn:

@@ -136,8 +136,10 @@ POSTING_FIELDS = {
     ),
 )
 def test_changing_any_stored_field_fails_verification(
-    db: Database, ops: list[Op], target: int, change: tuple[str, str]
+    fresh_db: Database, ops: list[Op], target: int, change: tuple[str, str]
 ) -> None:
+    # A database of its own: the triggers are dropped while other tests may share ``db``.
+    db = fresh_db
     slug = new_pot(db)
     made = apply(db, slug, ops)
     seq = target % made + 1
