@@ -99,7 +99,38 @@ def stored_document(pot: str, row: Any, postings: Sequence[Any]) -> dict[str, An
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
+    """RFC 8785 (JCS) serialisation of ``document``.
+
+    Ledger documents hold only strings, safe integers, booleans, nulls, lists and objects. For
+    those, JCS is exactly what the standard library's C encoder writes with sorted keys, compact
+    separators and no ASCII escaping, provided no key needs UTF-16 ordering (a key outside the
+    Basic Multilingual Plane) — about five times faster than the pure-Python rfc8785 encoder,
+    which stays the reference and handles everything else (tests compare the two).
+    """
+    if _plain(document):
+        return json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
     return rfc8785.dumps(document)
+
+
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> bool:
+    """True when the fast encoder writes exactly what RFC 8785 prescribes for ``value``."""
+    if value is None or isinstance(value, (bool, str)):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT < value < _SAFE_INT
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and (k.isascii() or max(k) <= "\uffff") and _plain(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False  # floats, tuples, anything else: the reference encoder decides
 
 
 def entry_hash(canonical: bytes) -> str:
@@ -108,7 +139,7 @@ def entry_hash(canonical: bytes) -> str:
 
 def canonical_json_text(value: Mapping[str, Any]) -> str:
     """Canonical JSON as text, for storing the ``data`` object exactly as it is hashed."""
-    return rfc8785.dumps(value).decode("utf-8")
+    return canonical_bytes(value).decode("utf-8")
 
 
 def parse_json_object(text: str) -> dict[str, Any]:

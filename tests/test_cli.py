@@ -107,6 +107,7 @@ def test_export_streams_csv_and_jsonl(cli) -> None:  # type: ignore[no-untyped-d
 def test_demo_is_idempotent(cli, fresh_db: Database) -> None:  # type: ignore[no-untyped-def]
     code, out = cli("demo")
     assert code == 0 and "new entries" in out
+    assert "signed checkpoint: " in out
     first = entries_of(fresh_db, "civic-practice-fund")
     assert first > 0
     code, out = cli("demo")

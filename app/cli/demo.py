@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app import signing
 from app.cli.common import refusals_as_errors, write_session
 from app.demo import DEMO_SLUG, load_demo
+from app.extensions import database
+from ledger.checkpoints import current_checkpoint
 
 
 @click.command()
@@ -17,3 +20,8 @@ def demo() -> None:
     with write_session() as session:
         written = load_demo(session)
     click.echo(f"demo pot {DEMO_SLUG}: {written} new entries")
+    checkpoint = current_checkpoint(database(), DEMO_SLUG, signing.signer(), signing.log_origin())
+    click.echo(
+        f"signed checkpoint: {checkpoint.tree_size} entries, root {checkpoint.root_base64} "
+        "(check it yourself: docs/verify.md)"
+    )
