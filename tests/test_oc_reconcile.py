@@ -65,7 +65,11 @@ def synced(
 
 @pytest.fixture
 def app_with_oc(app: Flask, oc_server: FakeServer, oc_fake: FakeOpenCollective) -> Flask:
-    app.config.update(OPENCOLLECTIVE_API_URL=oc_server.url, OPENCOLLECTIVE_TOKEN=oc_fake.token)
+    app.config.update(
+        OPENCOLLECTIVE_API_URL=oc_server.url,
+        OPENCOLLECTIVE_TOKEN=oc_fake.token,
+        COMMONPOT_OPERATOR_TOKEN="operator-test-token",
+    )
     return app
 
 
@@ -132,6 +136,7 @@ def test_each_kind_of_difference_is_found_and_resolved(
 
     # Adjust the changed amount (API), with a written reason.
     client = app_with_oc.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer operator-test-token"
     answer = client.post(
         f"/api/v1/pots/{synced}/reconciliation/resolutions",
         json={"item": f"oc:{changed['id']}", "action": "adjust", "reason": "Bank charge"},
@@ -154,13 +159,11 @@ def test_each_kind_of_difference_is_found_and_resolved(
     )
     assert code == 0 and "adjusted by -" in out, out
 
-    # What is left of the balance (the page's form).
-    page = client.post(
-        f"/pots/{synced}/opencollective/resolve",
-        data={"item": "balance", "action": "adjust", "reason": "Host rounding"},
-        follow_redirects=True,
+    # What is left of the balance (the command the page shows next to the item).
+    code, out = invoke_cli(
+        db, tmp_path, "oc", "resolve", synced, "balance", "--adjust", "--reason", "Host rounding"
     )
-    assert page.status_code == 200 and "balance: adjust recorded as entry" in page.text
+    assert code == 0 and "adjusted by" in out, out
 
     final = reconcile(db, synced, oc_client)
     assert final.ok, final.items
@@ -265,6 +268,7 @@ def test_reconciliation_api_and_page(
     pot_slug: str,
 ) -> None:
     client: FlaskClient = app_with_oc.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer operator-test-token"
     answer = client.get(f"/api/v1/pots/{synced}/reconciliation")
     assert answer.status_code == 200
     body = answer.get_json()

@@ -27,8 +27,17 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def web(app: Flask, oc_server: FakeServer, oc_fake: FakeOpenCollective) -> FlaskClient:
-    app.config.update(OPENCOLLECTIVE_API_URL=oc_server.url, OPENCOLLECTIVE_TOKEN=oc_fake.token)
-    return app.test_client()
+    app.config.update(
+        OPENCOLLECTIVE_API_URL=oc_server.url,
+        OPENCOLLECTIVE_TOKEN=oc_fake.token,
+        COMMONPOT_OPERATOR_TOKEN=OPERATOR,
+    )
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OPERATOR}"
+    return client
+
+
+OPERATOR = "operator-test-token"
 
 
 @pytest.fixture
@@ -292,3 +301,15 @@ def test_oc_link_shows_the_webhook_url_once_and_keeps_only_its_hash(
     assert code == 0 and "re-linked" in out
     assert link_of(db, pot_slug).webhook_token_hash != hash_token(token)
     assert link_of(db, pot_slug).next_offset == 12
+
+
+def test_linking_needs_the_operator_token(web: FlaskClient, app: Flask, pot_slug: str) -> None:
+    url = f"/api/v1/pots/{pot_slug}/opencollective/link"
+    anonymous = app.test_client()
+    answer = anonymous.post(url, json={"collective": "x"})
+    assert answer.status_code == 401 and answer.headers["Content-Type"] == PROBLEM
+    answer = anonymous.post(url, json={}, headers={"Authorization": "Bearer wrong"})
+    assert answer.status_code == 401
+    app.config["COMMONPOT_OPERATOR_TOKEN"] = ""
+    answer = web.post(url, json={"collective": "x"})
+    assert answer.status_code == 403 and "command line" in answer.get_json()["detail"]

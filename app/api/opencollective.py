@@ -1,8 +1,7 @@
 """Open Collective: link a pot, read its sync state, reconcile it and resolve differences.
 
-TODO(issue 3): there is no sign-in yet, so these endpoints are open to anyone who can reach the
-API. Linking and resolving must be limited to the pot's stewards/treasurers once roles exist;
-until then deploy the API behind something that restricts who can POST.
+There is no sign-in yet (issue 3): reading is public, and linking and resolving need the operator
+token (app/operator.py) until they are limited to the pot's stewards and treasurers.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from app.extensions import database
+from app.operator import operator_only
 from integrations.opencollective import reconcile as oc_reconcile
 from integrations.opencollective import store as oc_store
 from integrations.opencollective.client import ENV_API_URL, ENV_TOKEN, OpenCollectiveClient
@@ -204,6 +204,7 @@ class LinkState(MethodView):
 
 @blp.route("/<slug>/opencollective/link")
 class Link(MethodView):
+    @operator_only
     @blp.arguments(LinkRequestSchema)
     @blp.response(201, LinkCreatedSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
@@ -211,7 +212,7 @@ class Link(MethodView):
 
         The answer holds the webhook URL, shown this once. Linking again to the same collective
         gives a new URL (the old one stops working) and keeps the sync where it was.
-        TODO(issue 3): stewards only.
+        Needs the operator token until members and roles exist (issue 3: stewards only).
         """
         with database().read() as session:
             ledger_pots.get_pot(session, slug)  # an unknown pot is a 404 before any network call
@@ -243,11 +244,12 @@ class Reconciliation(MethodView):
 
 @blp.route("/<slug>/reconciliation/resolutions")
 class Resolutions(MethodView):
+    @operator_only
     @blp.arguments(ResolutionRequestSchema)
     @blp.response(201, ResolutionSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
         """Resolve an item: import the missing transaction, or append an adjustment with a
-        written reason. TODO(issue 3): treasurers only."""
+        written reason. Needs the operator token until roles exist (issue 3: treasurers)."""
         with database().read() as session:
             oc_store.link_for_slug(session, slug)
         with upstream_errors(), open_client() as client:

@@ -1,17 +1,15 @@
 """Open Collective on the web side: the webhook endpoint and the treasurer's reconciliation page.
 
-TODO(issue 3): there is no sign-in yet. The reconciliation page and its resolve form are open
-to anyone who can reach the site, and the form has no CSRF token; both must require a signed-in
-treasurer (and a CSRF token) once roles exist. The webhook needs no sign-in: its URL token is
+There is no sign-in yet (issue 3), so the page is read-only: it shows each item with the
+``commonpot oc resolve`` command that resolves it. The webhook needs no sign-in: its URL token is
 what authorises it.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response
+from flask import Blueprint, render_template, request
 
 from app.api.opencollective import open_client
 from app.extensions import database
@@ -24,8 +22,6 @@ from ledger.errors import LedgerError
 from ledger.money import to_decimal_string
 
 blp = Blueprint("oc_web", __name__, template_folder="templates")
-
-WEB_ACTOR = "web"  # TODO(issue 3): the signed-in treasurer
 
 
 @blp.post("/integrations/opencollective/webhooks/<token>")
@@ -62,33 +58,3 @@ def reconciliation_page(slug: str) -> str:
         error=error,
         amount=lambda minor: "—" if minor is None else to_decimal_string(minor, pot.currency),
     )
-
-
-@blp.post("/pots/<slug>/opencollective/resolve")
-def resolve(slug: str) -> Response:
-    """Resolve one item from the page's form, then show the page again (post/redirect/get)."""
-    form = request.form
-    item = form.get("item", "")
-    action = form.get("action", "")
-    try:
-        with database().read() as session:
-            currency = ledger_pots.get_pot(session, slug).currency
-        raw_amount = form.get("amount", "").strip()
-        amount = oc_reconcile.parse_adjustment(raw_amount, currency) if raw_amount else None
-        with open_client() as client:
-            done = oc_reconcile.resolve(
-                database(),
-                slug,
-                item,
-                client,
-                action=cast(oc_reconcile.Action, action),  # checked by resolve
-                actor=WEB_ACTOR,
-                reason=form.get("reason"),
-                amount=amount,
-            )
-        flash(f"{done.item}: {done.action} recorded as entry #{done.seq}.", "ok")
-    except LedgerError as exc:
-        flash(f"{item}: {exc.title}: {exc.detail}", "error")
-    except OpenCollectiveError as exc:
-        flash(f"{item}: Open Collective could not be asked: {exc.message}", "error")
-    return redirect(url_for("oc_web.reconciliation_page", slug=slug))
