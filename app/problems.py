@@ -17,6 +17,8 @@ from ledger import errors
 PROBLEM_JSON = "application/problem+json"
 
 _STATUS: list[tuple[type[errors.LedgerError], int]] = [
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.IdempotencyConflict, 409),
     (errors.Conflict, 409),
@@ -58,7 +60,10 @@ def from_ledger_error(exc: errors.LedgerError) -> Response:
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.InsufficientFunds):
         extra = {"account": exc.account, "balance": exc.balance, "requested": exc.requested}
-    return problem(status_for(exc), exc.title, exc.detail, code=_code(exc), **extra)
+    response = problem(status_for(exc), exc.title, exc.detail, code=_code(exc), **extra)
+    if isinstance(exc, errors.Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="commonpot"'
+    return response
 
 
 def from_http_exception(exc: HTTPException) -> Response:

@@ -70,3 +70,15 @@ class InsufficientFunds(LedgerError):
         self.account = account
         self.balance = balance
         self.requested = requested
+
+
+class Unauthenticated(LedgerError):
+    """No valid credentials: a missing, unknown, revoked or malformed token, or a failed sign-in."""
+
+    title = "Authentication required"
+
+
+class Forbidden(LedgerError):
+    """Valid credentials, but this person's role does not allow the request."""
+
+    title = "Forbidden"

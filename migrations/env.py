@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from ledger.db import create_db_engine
+import ledger.schema  # noqa: F401  (every table on Base.metadata)
 from ledger.models import Base
 
 # Revisions import helpers from this folder's package (migrations.append_only).

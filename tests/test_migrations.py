@@ -5,6 +5,7 @@ from alembic.runtime.migration import MigrationContext
 
 from app import migrate
 from ledger.db import Database
+import ledger.schema  # noqa: F401  (every table on Base.metadata)
 from ledger.models import Base
 
 

@@ -1,0 +1,68 @@
+"""Who is asking: bearer tokens on the API, and the role checks every endpoint makes.
+
+``Authorization: Bearer <token>`` names a user (see ``ledger.people.accounts``). Views call
+:func:`current_user` (None for the public), :func:`require_user` (401 without a valid token)
+or :func:`require_role` (401 without a token, 403 without one of the roles in that pot; a
+site admin passes every role check). A malformed, unknown or revoked token is always a 401,
+even on public endpoints, so that a client with a broken token learns it at once.
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from app.extensions import database
+from ledger.errors import Forbidden, Unauthenticated
+from ledger.people import accounts
+from ledger.people.membership import role_in
+from ledger.people.models import Role, User
+from ledger.pots import find_pot
+
+_UNSET = object()
+
+
+def current_user() -> User | None:
+    cached = g.get("commonpot_user", _UNSET)
+    if cached is not _UNSET:
+        return cached
+    user = None
+    secret = bearer_token()
+    if secret is not None:
+        with database().write() as session:
+            user = accounts.resolve_token(session, secret)
+            accounts.touch_token(session, secret)
+    g.commonpot_user = user
+    return user
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("use 'Authorization: Bearer <token>'")
+    return secret.strip()
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        raise Unauthenticated("sign in first: this needs an API token")
+    return user
+
+
+def require_role(slug: str, *roles: Role) -> User:
+    """The signed-in user, if they hold one of ``roles`` in the pot (any role if none given)."""
+    user = require_user()
+    if user.is_admin:
+        return user
+    with database().read() as session:
+        pot = find_pot(session, slug)
+        role = role_in(session, pot.id, user.id)
+    if role is None:
+        raise Forbidden(f"only members of {slug} may do this")
+    if roles and role not in roles:
+        names = " or ".join(r.value for r in roles)
+        raise Forbidden(f"only a {names} of {slug} may do this; you are a {role.value}")
+    return user
