@@ -57,8 +57,9 @@ class Outcome:
     """The result of a rule. ``winners`` are in selection order; ``spent`` <= ``budget``.
 
     ``share`` is each voter's initial money in the (final) MES run, ``mes_runs`` how many MES
-    runs the rule needed (mes_add1 raises the share step by step), and ``greedy_additions``
-    the winners a greedy pass added after MES.
+    runs the rule needed (mes_add1 raises the share step by step: ``share`` is budget / voters
+    plus ``share_raises`` times ``share_step``), and ``greedy_additions`` the winners a greedy
+    pass added after MES.
     """
 
     rule: str
@@ -70,6 +71,8 @@ class Outcome:
     greedy_additions: list[str] = field(default_factory=list)
     share: Fraction | None = None
     mes_runs: int = 0
+    share_raises: int = 0
+    share_step: Money = 1
 
     @property
     def leftover(self) -> Money:

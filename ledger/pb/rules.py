@@ -51,18 +51,22 @@ def mes_cardinality(election: Election) -> Outcome:
     return _single_mes("mes_cardinality", election, "cardinality")
 
 
-def mes_add1(election: Election) -> Outcome:
-    """MES (cost utilities) with the per-voter share raised by 1 until exhaustive."""
+def mes_add1(election: Election, step: Money = 1) -> Outcome:
+    """MES (cost utilities) with the per-voter share raised by ``step`` until exhaustive.
+
+    ``step`` is one currency unit in the election's money: 1 when amounts are whole units (as
+    in pabulib files), 100 when they are pence or cents.
+    """
     prep = prepare(election)
-    run, runs = _add1_run(election, prep)
-    return _mes_outcome("mes_add1", election, prep, run, runs)
+    run, runs = _add1_run(election, prep, step)
+    return _mes_outcome("mes_add1", election, prep, run, runs, step)
 
 
-def mes_add1_greedy(election: Election) -> Outcome:
+def mes_add1_greedy(election: Election, step: Money = 1) -> Outcome:
     """``mes_add1`` completed greedily by approval count with the money left over."""
     prep = prepare(election)
-    run, runs = _add1_run(election, prep)
-    base = _mes_outcome("mes_add1_greedy", election, prep, run, runs)
+    run, runs = _add1_run(election, prep, step)
+    base = _mes_outcome("mes_add1_greedy", election, prep, run, runs, step)
     added, skipped = _greedy_pass(election, base.winners, base.spent)
     unfunded = {
         project_id: _with_greedy_note(base.unfunded[project_id], remaining)
@@ -78,6 +82,8 @@ def mes_add1_greedy(election: Election) -> Outcome:
         greedy_additions=added,
         share=base.share,
         mes_runs=base.mes_runs,
+        share_raises=base.share_raises,
+        share_step=base.share_step,
     )
 
 
@@ -100,7 +106,7 @@ def _single_mes(rule: str, election: Election, utility: Utility) -> Outcome:
     return _mes_outcome(rule, election, prep, run, 1)
 
 
-def _add1_run(election: Election, prep: Prepared) -> tuple[Run | None, int]:
+def _add1_run(election: Election, prep: Prepared, step: Money) -> tuple[Run | None, int]:
     """The run mes_add1 settles on (None: the empty outcome) and how many runs it took.
 
     Each run starts from scratch with share budget / voters + k; only the share changes, so
@@ -109,20 +115,22 @@ def _add1_run(election: Election, prep: Prepared) -> tuple[Run | None, int]:
     runs skip the explanation bookkeeping; the chosen share is re-run once with it (MES is
     deterministic, so the outcome is the same).
     """
+    if step <= 0:
+        raise ValueError("the share must be raised by a positive step")
     base = _initial_share(election)
     chosen: Fraction | None = None
-    step = 0
+    raises = 0
     while True:
-        run = run_mes(prep, base + step, "cost", budget=election.budget)
+        run = run_mes(prep, base + raises * step, "cost", budget=election.budget)
         if run.spent > election.budget:
             break
-        chosen = base + step
+        chosen = base + raises * step
         if not run.cut_short and _is_exhaustive(prep, run, election.budget):
             break
-        step += 1
+        raises += 1
     if chosen is None:
-        return None, step + 1
-    return run_mes(prep, chosen, "cost", explain=True), step + 1
+        return None, raises + 1
+    return run_mes(prep, chosen, "cost", explain=True), raises + 1
 
 
 def _is_exhaustive(prep: Prepared, run: Run, budget: Money) -> bool:
@@ -135,10 +143,11 @@ def _is_exhaustive(prep: Prepared, run: Run, budget: Money) -> bool:
 
 
 def _mes_outcome(
-    rule: str, election: Election, prep: Prepared, run: Run | None, runs: int
+    rule: str, election: Election, prep: Prepared, run: Run | None, runs: int, step: Money = 1
 ) -> Outcome:
     if run is None:  # mes_add1 whose very first run overspent: nothing is funded
         run = Run(_initial_share(election))
+    raises = (run.share - _initial_share(election)) / step
     funded: dict[str, FundedExplanation] = {}
     for round_number, selection in enumerate(run.selections, start=1):
         payments: dict[int, Fraction] = {}
@@ -162,6 +171,8 @@ def _mes_outcome(
         unfunded=unfunded,
         share=run.share,
         mes_runs=runs,
+        share_raises=int(raises),
+        share_step=step,
     )
 
 
