@@ -88,6 +88,17 @@ MALFORMED = {
     "text_before_meta": ("hello\n" + VALID, 1, "expected a META, PROJECTS or VOTES section"),
     "duplicate_section": (VALID + "META\n", 19, "duplicate META section"),
     "empty": ("", 1, "missing META section"),
+    "field_too_long": (
+        variant({11: "1;400;" + "x" * 200_000 + ";2"}),
+        11,
+        "unreadable row (field larger than field limit",
+    ),
+    # A quoted name may span lines: later lines keep their physical numbers.
+    "after_multiline_name": (
+        variant({11: '1;400;"Park\nbenches";2', 13: "3;7x0;Library;1"}),
+        14,
+        "project cost '7x0' is not an integer",
+    ),
 }
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from fractions import Fraction
+from typing import Generic, TypeVar
 
 from ledger.errors import InvalidInput
 from ledger.money import minor_digits, validate_currency
@@ -27,6 +28,9 @@ from ledger.pb.model import Election, Project
 from ledger.pb.outcome import Outcome
 from ledger.pb.pabulib import dump_pb, format_money
 from ledger.pb.rules import RULES, mes_add1, mes_add1_greedy
+
+#: Whatever the service identifies a voter by (a member id); never written anywhere.
+Voter = TypeVar("Voter", bound=Hashable)
 
 
 class InvalidSchedule(InvalidInput):
@@ -217,7 +221,7 @@ def _projects(n: int) -> str:
 
 
 @dataclass(frozen=True)
-class RoundResult:
+class RoundResult(Generic[Voter]):
     """A counted round. ``election`` holds the ballots anonymously, in a canonical order that
     says nothing about who cast them; :meth:`payments_of` maps a voter back, for that voter.
     """
@@ -225,7 +229,7 @@ class RoundResult:
     election: Election
     outcome: Outcome
     money: MoneyFormat
-    _voters: Mapping[Hashable, int] = field(repr=False, compare=False)
+    _voters: Mapping[Voter, int] = field(repr=False, compare=False)
 
     @property
     def winners(self) -> list[str]:
@@ -243,7 +247,7 @@ class RoundResult:
         """Aggregate figures and reasons: publishable even when the ballot is secret."""
         return explain(self.election, self.outcome, self.money)
 
-    def payments_of(self, voter: Hashable) -> dict[str, Fraction]:
+    def payments_of(self, voter: Voter) -> dict[str, Fraction]:
         """What ``voter`` paid towards each project (MES rules), exact, in minor units."""
         index = self._voters[voter]
         return {
@@ -276,13 +280,13 @@ class RoundResult:
 
 
 def count_round(
-    ballots: Mapping[Hashable, Iterable[str]],
+    ballots: Mapping[Voter, Iterable[str]],
     projects: Iterable[RoundProject],
     budget: int,
     currency: str,
     rule: str,
     description: str = "",
-) -> RoundResult:
+) -> RoundResult[Voter]:
     """Run ``rule`` on a round: ``ballots`` maps each voter (any key) to the ids they approve.
 
     Only eligible projects take part. Ballots were checked when cast; one naming a project
@@ -300,7 +304,7 @@ def count_round(
         for project in projects
         if project.eligible
     }
-    anonymous: list[tuple[tuple[str, ...], Hashable]] = []
+    anonymous: list[tuple[tuple[str, ...], Voter]] = []
     for voter, approved in ballots.items():
         ballot = tuple(sorted(set(approved)))
         unknown = [project_id for project_id in ballot if project_id not in eligible]
