@@ -55,11 +55,19 @@ def init_api(app: Flask) -> ProblemApi:
         app.config.setdefault(key, value)
     api = ProblemApi(app)
     app.register_blueprint(_swagger_assets)
-    from app.api import opencollective, pots, proofs
+    from app.api import auth, events, members, opencollective, pots, proofs, proposals, rules
+    from app.ratelimit import init_rate_limits
+
+    init_rate_limits(app)
 
     api.register_blueprint(pots.blp, url_prefix="/api/v1/pots")
     api.register_blueprint(opencollective.blp, url_prefix="/api/v1/pots")
     api.register_blueprint(proofs.blp, url_prefix="/api/v1")
+    api.register_blueprint(rules.blp, url_prefix="/api/v1/pots")
+    api.register_blueprint(proposals.blp, url_prefix="/api/v1")
+    api.register_blueprint(auth.blp, url_prefix="/api/v1")
+    api.register_blueprint(members.blp, url_prefix="/api/v1")
+    api.register_blueprint(events.blp, url_prefix="/api/v1")
     return api
 
 

@@ -1,0 +1,212 @@
+"""Proposals: submit, read, open, withdraw, vote, pay out and close.
+
+Views parse, check who is asking, call one service function in one unit of work and shape the
+answer; the rules live in ``ledger.governance``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import markdown
+from app.api.pots import decode_cursor, encode_cursor
+from app.api.proposal_schemas import (
+    PayoutInSchema,
+    PayoutResultSchema,
+    ProposalDetailSchema,
+    ProposalInSchema,
+    ProposalPageSchema,
+    ProposalQuerySchema,
+    VoteInSchema,
+)
+from app.auth import current_user, require_role, require_user
+from app.extensions import database
+from app.idempotency import idempotent
+from ledger import pots as ledger_pots
+from ledger.governance import proposals, reading
+from ledger.governance.models import Proposal
+from ledger.people.models import Role
+from ledger.timestamps import utcnow
+
+blp = Blueprint("proposals", __name__, description="Proposals, votes and their money")
+
+
+def ballot_key() -> bytes:
+    """The key that names secret-ballot rows (see ``ledger.governance.voting.voter_key``)."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"commonpot ballot key v1", hashlib.sha256).digest()
+
+
+def describe(session: Any, proposal: Proposal) -> dict[str, Any]:
+    pot = proposals.pot_of(session, proposal)
+    return reading.summary(session, pot, proposal, now=utcnow(), render=markdown.render)
+
+
+def describe_fully(session: Any, proposal: Proposal) -> dict[str, Any]:
+    user = current_user()
+    pot = proposals.pot_of(session, proposal)
+    return reading.detail(
+        session,
+        pot,
+        proposal,
+        now=utcnow(),
+        render=markdown.render,
+        viewer_id=user.id if user else None,
+        ballot_key=ballot_key(),
+    )
+
+
+@blp.route("/pots/<slug>/proposals")
+class PotProposals(MethodView):
+    @blp.arguments(ProposalQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, ProposalPageSchema)
+    def get(self, slug: str, limit: int, cursor: str | None = None, **filters: Any) -> dict:
+        """Proposals of a pot, oldest first, filtered by status, category or proposer."""
+        after = decode_cursor(cursor) if cursor else 0
+        with database().read() as session:
+            pot = ledger_pots.get_pot(session, slug)
+            page = proposals.list_proposals(
+                session,
+                pot,
+                status=filters.get("status"),
+                category=filters.get("category"),
+                proposer_id=filters.get("proposer"),
+                after_id=after,
+                limit=limit + 1,
+            )
+            items = [describe(session, p) for p in page[:limit]]
+        more = len(page) > limit
+        return {"items": items, "next_cursor": encode_cursor(page[limit - 1].id) if more else None}
+
+    @idempotent
+    @blp.arguments(ProposalInSchema)
+    @blp.response(201, ProposalDetailSchema)
+    def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Submit a proposal (open for votes at once, unless ``draft`` is true). Members only."""
+        user = require_role(slug)
+        draft = proposals.Draft(
+            title=body["title"],
+            summary=body["summary"],
+            amount=body["amount"],
+            payee_name=body["payee"]["name"],
+            payee_oc_slug=body["payee"]["opencollective"],
+            category=body["category"],
+            co_proposers=body["co_proposers"],
+        )
+        with database().write() as session:
+            proposal = proposals.submit(
+                session, slug, draft, user_id=user.id, open_now=not body["draft"], now=utcnow()
+            )
+            return describe_fully(session, proposal)
+
+
+@blp.route("/proposals/<int:proposal_id>")
+class ProposalDetail(MethodView):
+    @blp.response(200, ProposalDetailSchema)
+    def get(self, proposal_id: int) -> dict[str, Any]:
+        """One proposal with its tally, decision, money and timeline."""
+        with database().read() as session:
+            return describe_fully(session, proposals.get(session, proposal_id))
+
+
+def _proposal_action(name: str, doc: str, action: Any) -> None:
+    """Register ``POST /proposals/<id>/<name>`` running ``action(session, id, user)``."""
+
+    def view(proposal_id: int) -> dict[str, Any]:
+        user = require_user()
+        with database().write() as session:
+            proposal = action(session, proposal_id, user)
+            return describe_fully(session, proposal)
+
+    view.__name__ = f"proposal_{name}"
+    view.__doc__ = doc
+    blp.route(f"/proposals/<int:proposal_id>/{name}", methods=["POST"])(
+        blp.response(200, ProposalDetailSchema)(view)
+    )
+
+
+_proposal_action(
+    "open",
+    "Open a draft for votes (its proposer).",
+    lambda s, pid, user: proposals.open_for_votes(s, pid, user_id=user.id, now=utcnow()),
+)
+_proposal_action(
+    "withdraw",
+    "Withdraw a proposal (its proposer); a funded, unpaid one gives its money back.",
+    lambda s, pid, user: proposals.withdraw(s, pid, user_id=user.id, now=utcnow()),
+)
+
+
+@blp.route("/proposals/<int:proposal_id>/close", methods=["POST"])
+@blp.response(200, ProposalDetailSchema)
+def close_proposal(proposal_id: int) -> dict[str, Any]:
+    """Close a funded proposal (treasurers): what was not paid goes back to available."""
+    _require_role_for(proposal_id, Role.TREASURER)
+    with database().write() as session:
+        proposal = proposals.close(session, proposal_id, actor=_actor(), now=utcnow())
+        return describe_fully(session, proposal)
+
+
+@blp.route("/proposals/<int:proposal_id>/votes", methods=["POST"])
+@blp.arguments(VoteInSchema)
+@blp.response(200, ProposalDetailSchema)
+def cast_vote(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
+    """Vote ``approve``, ``object`` (a block under consent) or ``abstain``; voting again changes
+    your vote until the proposal is decided."""
+    user = require_user()
+    with database().write() as session:
+        proposal = proposals.vote(
+            session,
+            proposal_id,
+            user_id=user.id,
+            choice=body["choice"],
+            reason=body["reason"],
+            ballot_key=ballot_key(),
+            now=utcnow(),
+        )
+        return describe_fully(session, proposal)
+
+
+@blp.route("/proposals/<int:proposal_id>/payouts", methods=["POST"])
+@idempotent
+@blp.arguments(PayoutInSchema)
+@blp.response(201, PayoutResultSchema)
+def pay_out(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
+    """Record money paid out of a funded proposal's commitment (treasurers); partial payouts
+    are allowed, never more than is left."""
+    _require_role_for(proposal_id, Role.TREASURER)
+    with database().write() as session:
+        proposal, seq = proposals.pay(
+            session,
+            proposal_id,
+            body["amount"],
+            memo=body["memo"],
+            actor=_actor(),
+            idempotency_key=_ledger_key(request.headers.get("Idempotency-Key")),
+            now=utcnow(),
+        )
+        return {"proposal": describe(session, proposal), "entry_seq": seq}
+
+
+def _require_role_for(proposal_id: int, role: Role) -> None:
+    require_user()
+    with database().read() as session:
+        proposal = proposals.get(session, proposal_id)
+        slug = proposals.pot_of(session, proposal).slug
+    require_role(slug, role)
+
+
+def _ledger_key(key: str | None) -> str | None:
+    """The ledger's idempotency keys are per pot, the API's per caller: keep them apart."""
+    return None if key is None else f"api:{require_user().id}:{key}"
+
+
+def _actor() -> str:
+    user = require_user()
+    return f"user:{user.id}"
