@@ -275,3 +275,13 @@ def test_explanation_reveals_no_voter(election: Election, rule: str) -> None:
     published = json.dumps(explanation.as_dict()) + "\n".join(explanation.lines())
     assert "voter-secret" not in published
     assert "voter" not in json.dumps(list(explanation.as_dict()["projects"][0]))
+
+
+def test_member_docs_quote_the_explanation_exactly() -> None:
+    doc = Path(__file__).parent.parent / "docs" / "participatory-budgeting.md"
+    quoted = " ".join(
+        line.removeprefix(">").strip() for line in doc.read_text().splitlines() if line[:1] == ">"
+    ).replace("**", "")
+    explanation = explain(HALL, mes(HALL), GBP)
+    for paragraph in explanation.lines():
+        assert paragraph in quoted
