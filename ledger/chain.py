@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
@@ -27,9 +28,12 @@ __all__ = [
     "canonical_bytes",
     "canonical_document",
     "canonical_json_text",
+    "document_bytes",
     "entry_hash",
     "format_timestamp",
     "parse_json_object",
+    "plain_json",
+    "stored_bytes",
     "stored_document",
 ]
 
@@ -131,6 +135,134 @@ def _plain(value: Any) -> bool:
     if isinstance(value, list):
         return all(_plain(v) for v in value)
     return False  # floats, tuples, anything else: the reference encoder decides
+
+
+def plain_json(value: Any) -> str | None:
+    """Canonical JSON of a string, null or safe integer, or None for anything else.
+
+    For these, the standard library's C string encoder (what ``json.dumps`` uses with
+    ``ensure_ascii=False``) and ``str(int)`` write exactly the RFC 8785 form.
+    """
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int and -_SAFE_INT < value < _SAFE_INT:
+        return str(value)
+    return None  # bool, float, big integers, anything else: the reference encoder decides
+
+
+# The document of canonical_document() with its keys in RFC 8785 order (code-point order, as
+# every key is ASCII), filled in directly: no dict, no sorting, no walk over the document.
+_DOCUMENT = (
+    '{{"actor":{},"data":{},"external_ref":{},"kind":{},"memo":{},"postings":[{}],'
+    '"pot":{},"prev_hash":{},"reverses":{},"seq":{},"time":{},"v":' + str(FORMAT_VERSION) + "}}"
+)
+_POSTING = '{{"account":{},"amount":{},"currency":{}}}'
+
+
+def document_bytes(
+    *,
+    pot: str,
+    seq: int,
+    recorded_at: str,
+    kind: str,
+    memo: str,
+    actor: str,
+    external_ref: str | None,
+    reverses: int | None,
+    data: Mapping[str, Any],
+    postings: Iterable[tuple[str, int, str]],
+    prev_hash: str,
+    data_text: str | None = None,
+) -> bytes:
+    """``canonical_bytes(canonical_document(...))``, byte for byte, about three times faster.
+
+    ``postings`` are ``(account, amount, currency)`` triples. ``data_text``, when given, must be
+    ``canonical_json_text(data)`` (the stored ``data_json`` of an entry being appended). Any
+    field the template cannot write exactly sends the whole document to the reference path.
+    """
+    posting_list = list(postings)
+    fields = [
+        plain_json(v)
+        for v in (actor, external_ref, kind, memo, pot, prev_hash, reverses, seq, recorded_at)
+    ]
+    rendered = []
+    for account, amount, currency in posting_list:
+        parts = (plain_json(account), plain_json(amount), plain_json(currency))
+        if None in parts:
+            break
+        rendered.append(_POSTING.format(*parts))
+    else:
+        if None not in fields:
+            actor_, ref, kind_, memo_, pot_, prev, rev, seq_, time_ = fields
+            if data_text is None:
+                data_text = canonical_json_text(data)
+            text = _DOCUMENT.format(
+                actor_,
+                data_text,
+                ref,
+                kind_,
+                memo_,
+                ",".join(rendered),
+                pot_,
+                prev,
+                rev,
+                seq_,
+                time_,
+            )
+            return text.encode("utf-8")
+    return canonical_bytes(
+        canonical_document(
+            pot=pot,
+            seq=seq,
+            recorded_at=recorded_at,
+            kind=kind,
+            memo=memo,
+            actor=actor,
+            external_ref=external_ref,
+            reverses=reverses,
+            data=data,
+            postings=[CanonicalPosting(a, n, c) for a, n, c in posting_list],
+            prev_hash=prev_hash,
+        )
+    )
+
+
+def stored_bytes(
+    pot: str,
+    seq: int,
+    recorded_at: str,
+    kind: str,
+    memo: str,
+    actor: str,
+    external_ref: str | None,
+    reverses_seq: int | None,
+    data_json: str,
+    postings: Iterable[tuple[str, int, str]],
+    prev_hash: str,
+) -> bytes:
+    """``canonical_bytes(stored_document(...))`` of a stored entry's columns, byte for byte.
+
+    The stored ``data_json`` is not trusted to be canonical: it is parsed and written again
+    (raising ValueError when it is not a JSON object), except for the empty object.
+    """
+    data = {} if data_json == "{}" else parse_json_object(data_json)
+    return document_bytes(
+        pot=pot,
+        seq=seq,
+        recorded_at=recorded_at,
+        kind=kind,
+        memo=memo,
+        actor=actor,
+        external_ref=external_ref,
+        reverses=reverses_seq,
+        data=data,
+        postings=postings,
+        prev_hash=prev_hash,
+        data_text="{}" if data_json == "{}" else None,
+    )
 
 
 def entry_hash(canonical: bytes) -> str:

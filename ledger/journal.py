@@ -9,22 +9,22 @@ reference: the same content returns the original entry, different content is a c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, inspect, or_, select
+from sqlalchemy.orm import Session, lazyload
 
 from ledger import accounts, tree
 from ledger.chain import (
-    CanonicalPosting,
-    canonical_bytes,
-    canonical_document,
     canonical_json_text,
+    document_bytes,
     entry_hash,
     format_timestamp,
+    plain_json,
 )
 from ledger.entries import get_entry
 from ledger.errors import (
@@ -33,12 +33,17 @@ from ledger.errors import (
     InsufficientFunds,
     InvalidInput,
 )
-from ledger.models import Balance, Entry, Posting, Pot
+from ledger.models import Balance, Base, Entry, Posting, Pot
 from ledger.money import MAX_AMOUNT, to_decimal_string, validate_minor_amount
 from ledger.pots import find_pot
 
 MAX_MEMO = 2000
 MAX_REF = 200
+
+# Control characters other than tab and newline are refused in every text field.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
+_POSTINGS: Table = Base.metadata.tables["ledger_postings"]
+_BALANCES = inspect(Balance)
 
 # The kinds of entry. Each has one meaning; docs/ledger-format.md lists their postings.
 KINDS = (
@@ -97,16 +102,16 @@ def append_locked(
 ) -> AppendResult:
     """Append to a pot whose lock the caller already holds (see :func:`lock_pot`)."""
     _validate(request)
-    fingerprint = _fingerprint(request)
+    data_json = canonical_json_text(request.data)
+    fingerprint = _fingerprint(request, data_json)
     earlier = _find_earlier(session, pot, request, fingerprint)
     if earlier is not None:
         return AppendResult(earlier, created=False)
 
     new_balances = _apply_to_balances(session, pot, request.postings)
     recorded_at = format_timestamp(now or datetime.now(UTC))
-    postings = [CanonicalPosting(p.account, p.amount, pot.currency) for p in request.postings]
-    data_json = canonical_json_text(request.data)
-    document = canonical_document(
+    postings = [(p.account, p.amount, pot.currency) for p in request.postings]
+    canonical = document_bytes(
         pot=pot.slug,
         seq=pot.head_seq + 1,
         recorded_at=recorded_at,
@@ -116,10 +121,10 @@ def append_locked(
         external_ref=request.external_ref,
         reverses=request.reverses_seq,
         data=request.data,
+        data_text=data_json,
         postings=postings,
         prev_hash=pot.head_hash,
     )
-    canonical = canonical_bytes(document)
     entry = Entry(
         pot_id=pot.id,
         seq=pot.head_seq + 1,
@@ -135,8 +140,8 @@ def append_locked(
         prev_hash=pot.head_hash,
         hash=entry_hash(canonical),
         postings=[
-            Posting(position=i, account=p.account, amount=p.amount, currency=p.currency)
-            for i, p in enumerate(postings)
+            Posting(position=i, account=account, amount=amount, currency=currency)
+            for i, (account, amount, currency) in enumerate(postings)
         ],
     )
     session.add(entry)
@@ -145,8 +150,216 @@ def append_locked(
     tree.add_leaf(session, pot.id, entry.seq, canonical)
     pot.head_seq = entry.seq
     pot.head_hash = entry.hash
-    session.flush()
+    session.flush()  # one flush for the entry, its postings, balances, tree nodes and the head
     return AppendResult(entry, created=True)
+
+
+def append_many(
+    session: Session, slug: str, requests: Iterable[EntryRequest], *, now: datetime | None = None
+) -> list[AppendResult]:
+    """Append several entries to one pot: see :func:`append_many_locked`."""
+    pot = lock_pot(session, slug)
+    return append_many_locked(session, pot, requests, now=now)
+
+
+def append_many_locked(
+    session: Session,
+    pot: Pot,
+    requests: Iterable[EntryRequest],
+    *,
+    now: datetime | None = None,
+) -> list[AppendResult]:
+    """Append ``requests`` in order, with the same outcome, entry for entry and byte for byte,
+    as :func:`append_locked` for each in turn (all recorded at one time, ``now``); or refuse the
+    whole batch, having written nothing and changed none of the session's objects.
+
+    Everything is decided in memory first (one query for the idempotency keys and external
+    references of the batch, one for the balances it touches), then written with one insert per
+    table. A retried request, also one repeating an earlier request of the same batch, gives
+    that entry with ``created=False``; a reused key with different content is a conflict.
+    The entries returned load their postings when first asked for them.
+    """
+    batch = list(requests)
+    checked: list[EntryRequest] = []
+    refused: InvalidInput | None = None
+    for request in batch:
+        try:
+            _validate(request)
+        except InvalidInput as exc:
+            # Raised once the requests before it have been checked, as one by one would.
+            refused = exc
+            break
+        checked.append(request)
+    session.flush()
+    plan = _Plan(pot, now)
+    plan.load(session, checked)
+    for request in checked:
+        plan.add(request)
+    if refused is not None:
+        raise refused
+    return plan.write(session)
+
+
+@dataclass
+class _Planned:
+    row: dict[str, Any]  # the entry's columns
+    postings: list[tuple[str, int, str]]
+    canonical: bytes
+
+
+class _Plan:
+    """A batch of appends decided in memory (see :func:`append_many_locked`)."""
+
+    def __init__(self, pot: Pot, now: datetime | None) -> None:
+        self.pot = pot
+        self.recorded_at = format_timestamp(now or datetime.now(UTC))
+        self.seq = pot.head_seq
+        self.prev_hash = pot.head_hash
+        self.new: list[_Planned] = []
+        # Per request: its entry (an index into self.new, or a stored entry), and whether new.
+        self.outcome: list[tuple[int | Entry, bool]] = []
+        self.found: dict[str, dict[str, Entry | int]] = {
+            "idempotency key": {},
+            "external reference": {},
+        }
+        self.amounts: dict[str, int] = {}
+        self.non_negative: dict[str, bool] = {}
+        self.balances: dict[str, Balance] = {}
+
+    def load(self, session: Session, requests: Sequence[EntryRequest]) -> None:
+        keys = {r.idempotency_key for r in requests if r.idempotency_key is not None}
+        refs = {r.external_ref for r in requests if r.external_ref is not None}
+        conditions = []
+        if keys:
+            conditions.append(Entry.idempotency_key.in_(keys))
+        if refs:
+            conditions.append(Entry.external_ref.in_(refs))
+        if conditions:
+            with session.no_autoflush:
+                query = select(Entry).where(Entry.pot_id == self.pot.id, or_(*conditions))
+                for entry in session.scalars(query):
+                    if entry.idempotency_key in keys:
+                        self.found["idempotency key"][entry.idempotency_key] = entry
+                    if entry.external_ref in refs:
+                        self.found["external reference"][entry.external_ref] = entry
+        names = sorted({p.account for r in requests for p in r.postings})
+        self.balances = _load_balances(session, self.pot, names)
+        self.amounts = {name: b.amount for name, b in self.balances.items()}
+        self.non_negative = {name: b.non_negative for name, b in self.balances.items()}
+
+    def add(self, request: EntryRequest) -> None:
+        data_json = canonical_json_text(request.data)
+        fingerprint = _fingerprint(request, data_json)
+        earlier = self._earlier(request, fingerprint)
+        if earlier is not None:
+            self.outcome.append((earlier, False))
+            return
+        self.amounts.update(
+            _new_amounts(self.pot, request.postings, self.amounts, self.non_negative)
+        )
+        self.seq += 1
+        postings = [(p.account, p.amount, self.pot.currency) for p in request.postings]
+        canonical = document_bytes(
+            pot=self.pot.slug,
+            seq=self.seq,
+            recorded_at=self.recorded_at,
+            kind=request.kind,
+            memo=request.memo,
+            actor=request.actor,
+            external_ref=request.external_ref,
+            reverses=request.reverses_seq,
+            data=request.data,
+            data_text=data_json,
+            postings=postings,
+            prev_hash=self.prev_hash,
+        )
+        digest = entry_hash(canonical)
+        row = {
+            "pot_id": self.pot.id,
+            "seq": self.seq,
+            "recorded_at": self.recorded_at,
+            "kind": request.kind,
+            "memo": request.memo,
+            "actor": request.actor,
+            "external_ref": request.external_ref,
+            "idempotency_key": request.idempotency_key,
+            "reverses_seq": request.reverses_seq,
+            "data_json": data_json,
+            "fingerprint": fingerprint,
+            "prev_hash": self.prev_hash,
+            "hash": digest,
+        }
+        index = len(self.new)
+        self.new.append(_Planned(row, postings, canonical))
+        self.outcome.append((index, True))
+        if request.idempotency_key is not None:
+            self.found["idempotency key"][request.idempotency_key] = index
+        if request.external_ref is not None:
+            self.found["external reference"][request.external_ref] = index
+        self.prev_hash = digest
+
+    def _earlier(self, request: EntryRequest, fingerprint: str) -> Entry | int | None:
+        """What :func:`_find_earlier` finds, among stored entries and this batch's."""
+        for label, value in (
+            ("idempotency key", request.idempotency_key),
+            ("external reference", request.external_ref),
+        ):
+            earlier = None if value is None else self.found[label].get(value)
+            if value is None or earlier is None:
+                continue
+            if isinstance(earlier, int):
+                seq, earlier_fingerprint = (
+                    self.new[earlier].row["seq"],
+                    self.new[earlier].row["fingerprint"],
+                )
+            else:
+                seq, earlier_fingerprint = earlier.seq, earlier.fingerprint
+            if earlier_fingerprint != fingerprint:
+                raise _conflict(label, value, seq)
+            return earlier
+        return None
+
+    def write(self, session: Session) -> list[AppendResult]:
+        entries = self._insert(session) if self.new else []
+        return [
+            AppendResult(entries[entry] if isinstance(entry, int) else entry, created=created)
+            for entry, created in self.outcome
+        ]
+
+    def _insert(self, session: Session) -> list[Entry]:
+        with session.no_autoflush:
+            # lazyload: the postings are inserted after their entries, so loading them eagerly
+            # with the entries (Entry.postings is "selectin") would find none.
+            statement = (
+                insert(Entry)
+                .returning(Entry, sort_by_parameter_order=True)
+                .options(lazyload(Entry.postings))
+            )
+            entries = list(session.scalars(statement, [p.row for p in self.new]))
+            session.connection().execute(
+                insert(_POSTINGS),
+                [
+                    {
+                        "entry_id": entry.id,
+                        "position": i,
+                        "account": account,
+                        "amount": amount,
+                        "currency": currency,
+                    }
+                    for entry, planned in zip(entries, self.new, strict=True)
+                    for i, (account, amount, currency) in enumerate(planned.postings)
+                ],
+            )
+            tree.add_leaves(
+                session, self.pot.id, self.new[0].row["seq"], [p.canonical for p in self.new]
+            )
+        touched = {p[0] for planned in self.new for p in planned.postings}
+        for name in sorted(touched):
+            session.add(_set_balance(self.pot, self.balances, name, self.amounts[name]))
+        self.pot.head_seq = self.seq
+        self.pot.head_hash = self.prev_hash
+        session.flush()
+        return entries
 
 
 def reverse(
@@ -216,20 +429,39 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput(f"{name} is not valid Unicode text") from None
-    if any(ord(c) < 0x20 and c not in "\n\t" for c in value):
+    if _CONTROL.search(value):
         raise InvalidInput(f"{name} contains control characters")
 
 
-def _fingerprint(request: EntryRequest) -> str:
-    content = {
-        "kind": request.kind,
-        "memo": request.memo,
-        "external_ref": request.external_ref,
-        "reverses": request.reverses_seq,
-        "data": dict(request.data),
-        "postings": [[p.account, p.amount] for p in request.postings],
-    }
-    return hashlib.sha256(canonical_json_text(content).encode()).hexdigest()
+_FINGERPRINT = '{{"data":{},"external_ref":{},"kind":{},"memo":{},"postings":[{}],"reverses":{}}}'
+
+
+def _fingerprint(request: EntryRequest, data_json: str) -> str:
+    """SHA-256 of the request's content; ``data_json`` is ``canonical_json_text(request.data)``.
+
+    The canonical JSON of the content is written directly (keys in RFC 8785 order) when every
+    value is one the template writes exactly, else by the reference encoder.
+    """
+    fields = [
+        plain_json(v)
+        for v in (request.external_ref, request.kind, request.memo, request.reverses_seq)
+    ]
+    pairs = [(plain_json(p.account), plain_json(p.amount)) for p in request.postings]
+    if None in fields or any(None in pair for pair in pairs):
+        content = {
+            "kind": request.kind,
+            "memo": request.memo,
+            "external_ref": request.external_ref,
+            "reverses": request.reverses_seq,
+            "data": dict(request.data),
+            "postings": [[p.account, p.amount] for p in request.postings],
+        }
+        text = canonical_json_text(content)
+    else:
+        ref, kind, memo, reverses = fields
+        postings = ",".join(f"[{account},{amount}]" for account, amount in pairs)
+        text = _FINGERPRINT.format(data_json, ref, kind, memo, postings, reverses)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _find_earlier(
@@ -247,50 +479,91 @@ def _find_earlier(
         if earlier is None:
             continue
         if earlier.fingerprint != fingerprint:
-            raise IdempotencyConflict(
-                f"{label} {value!r} was already used for entry #{earlier.seq} "
-                "with different content"
-            )
+            raise _conflict(label, value, earlier.seq)
         return earlier
     return None
+
+
+def _conflict(label: str, value: str, seq: int) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"{label} {value!r} was already used for entry #{seq} with different content"
+    )
+
+
+def _load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str, Balance]:
+    """The pot's stored balances of these accounts (absent: never posted to).
+
+    Balances already in the session (an earlier append of the same transaction loaded or made
+    them) come from its identity map; the rest in one query, without autoflush: balances are only
+    ever written by appends, which flush before they return.
+    """
+    found: dict[str, Balance] = {}
+    missing = []
+    for name in names:
+        held = session.identity_map.get(_BALANCES.identity_key_from_primary_key((pot.id, name)))
+        if isinstance(held, Balance):
+            found[name] = held
+        else:
+            missing.append(name)
+    if missing:
+        with session.no_autoflush:
+            query = select(Balance).where(Balance.pot_id == pot.id, Balance.account.in_(missing))
+            found.update((b.account, b) for b in session.scalars(query))
+    return found
+
+
+def _new_amounts(
+    pot: Pot,
+    postings: Sequence[PostingSpec],
+    amounts: Mapping[str, int],
+    non_negative: Mapping[str, bool],
+) -> dict[str, int]:
+    """The balances of the accounts an entry touches once it is posted, refusing any that
+    would break a non-negative rule or overflow. Changes nothing."""
+    deltas: dict[str, int] = {}
+    for posting in postings:
+        deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
+    result = {}
+    for account, delta in sorted(deltas.items()):
+        held = amounts.get(account, 0)
+        new_amount = held + delta
+        guarded = non_negative.get(account)
+        if guarded is None:
+            guarded = accounts.is_non_negative(account)
+        if guarded and new_amount < 0:
+            raise InsufficientFunds(
+                f"{account} holds {to_decimal_string(held, pot.currency)} "
+                f"{pot.currency}; taking {to_decimal_string(-delta, pot.currency)} would leave it "
+                "below zero",
+                account=account,
+                balance=held,
+                requested=-delta,
+            )
+        if abs(new_amount) > MAX_AMOUNT:
+            raise InvalidInput(f"{account} would exceed the largest representable balance")
+        result[account] = new_amount
+    return result
 
 
 def _apply_to_balances(
     session: Session, pot: Pot, postings: Sequence[PostingSpec]
 ) -> list[Balance]:
     """New balances after the postings, refusing any that would break a non-negative rule."""
-    deltas: dict[str, int] = {}
-    for posting in postings:
-        deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
-    existing = {
-        b.account: b
-        for b in session.scalars(
-            select(Balance).where(Balance.pot_id == pot.id, Balance.account.in_(deltas))
-        )
-    }
-    changed: list[tuple[Balance, int]] = []
-    for account, delta in sorted(deltas.items()):
-        balance = existing.get(account) or Balance(
-            pot_id=pot.id,
-            account=account,
-            amount=0,
-            non_negative=accounts.is_non_negative(account),
-        )
-        new_amount = balance.amount + delta
-        if balance.non_negative and new_amount < 0:
-            raise InsufficientFunds(
-                f"{account} holds {to_decimal_string(balance.amount, pot.currency)} "
-                f"{pot.currency}; taking {to_decimal_string(-delta, pot.currency)} would leave it "
-                "below zero",
-                account=account,
-                balance=balance.amount,
-                requested=-delta,
-            )
-        if abs(new_amount) > MAX_AMOUNT:
-            raise InvalidInput(f"{account} would exceed the largest representable balance")
-        changed.append((balance, new_amount))
+    existing = _load_balances(session, pot, sorted({p.account for p in postings}))
+    new_amounts = _new_amounts(
+        pot,
+        postings,
+        {name: b.amount for name, b in existing.items()},
+        {name: b.non_negative for name, b in existing.items()},
+    )
     # Only now, with every rule checked, touch the session's objects: a caller that catches
     # InsufficientFunds and carries on must not find half-applied balances.
-    for balance, new_amount in changed:
-        balance.amount = new_amount
-    return [balance for balance, _ in changed]
+    return [_set_balance(pot, existing, name, amount) for name, amount in new_amounts.items()]
+
+
+def _set_balance(pot: Pot, existing: Mapping[str, Balance], account: str, amount: int) -> Balance:
+    balance = existing.get(account) or Balance(
+        pot_id=pot.id, account=account, amount=0, non_negative=accounts.is_non_negative(account)
+    )
+    balance.amount = amount
+    return balance

@@ -7,12 +7,16 @@ stored nodes (``ledger.merkle`` does the tree arithmetic).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Table, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle
 from ledger.chain import canonical_bytes, stored_document
-from ledger.models import Entry, MerkleNode, Pot
+from ledger.models import Base, Entry, MerkleNode, Pot
+
+_NODES: Table = Base.metadata.tables["ledger_merkle_nodes"]
 
 
 def node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
@@ -32,12 +36,70 @@ def node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
 def add_leaf(session: Session, pot_id: int, seq: int, canonical: bytes) -> None:
     """Store the nodes that entry ``seq`` completes (call in the append's transaction)."""
     nodes = merkle.nodes_completed_by_append(
-        seq - 1, merkle.leaf_hash(canonical), node_getter(session, pot_id)
+        seq - 1, merkle.leaf_hash(canonical), _session_node_getter(session, pot_id)
     )
     session.add_all(
         MerkleNode(pot_id=pot_id, level=level, idx=index, hash=value)
         for level, index, value in nodes
     )
+
+
+def _session_node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
+    """Like :func:`node_getter`, but a node an earlier append of this transaction stored comes
+    from the session's identity map, without a query. No autoflush: the nodes an append reads
+    were stored by earlier appends, and every append flushes before it returns."""
+
+    def get_node(level: int, index: int) -> bytes:
+        with session.no_autoflush:
+            node = session.get(MerkleNode, (pot_id, level, index))
+        if node is None:
+            raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
+        return bytes(node.hash)
+
+    return get_node
+
+
+def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequence[bytes]) -> None:
+    """Store the nodes that entries ``first_seq``, ``first_seq + 1``, ... complete, in one
+    statement: the same nodes, byte for byte, as :func:`add_leaf` for each in turn.
+
+    Appending needs, besides the batch's own nodes, only the stored perfect subtrees that make
+    up the tree before the batch (one per set bit of its size), read in one query.
+    """
+    size = first_seq - 1
+    known = _frontier(session, pot_id, size)
+    stored = node_getter(session, pot_id)
+
+    def get_node(level: int, index: int) -> bytes:
+        value = known.get((level, index))
+        return stored(level, index) if value is None else value
+
+    rows = []
+    for offset, canonical in enumerate(canonicals):
+        nodes = merkle.nodes_completed_by_append(
+            size + offset, merkle.leaf_hash(canonical), get_node
+        )
+        for level, index, value in nodes:
+            known[level, index] = value
+            rows.append({"pot_id": pot_id, "level": level, "idx": index, "hash": value})
+    if rows:
+        session.connection().execute(insert(_NODES), rows)
+
+
+def _frontier(session: Session, pot_id: int, size: int) -> dict[tuple[int, int], bytes]:
+    """The stored nodes (level, index) -> hash whose perfect subtrees make up a tree of
+    ``size`` leaves: the left siblings that appending after it can need."""
+    wanted = [
+        (level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1
+    ]
+    if not wanted:
+        return {}
+    query = select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+        MerkleNode.pot_id == pot_id,
+        or_(*(and_(MerkleNode.level == lv, MerkleNode.idx == ix) for lv, ix in wanted)),
+    )
+    with session.no_autoflush:
+        return {(lv, ix): bytes(value) for lv, ix, value in session.execute(query)}
 
 
 def root(session: Session, pot_id: int, tree_size: int) -> bytes:
