@@ -88,7 +88,9 @@ def test_cli_verify_names_the_altered_entry(fresh_db: Database, tmp_path: Path) 
     seed(fresh_db)
     code, output = run_verify(fresh_db, tmp_path)
     assert code == 0, output
-    assert output.strip() == "ok: 2 pot(s), 7 entries, every hash and balance verified"
+    assert output.strip() == (
+        "ok: 2 pot(s), 7 entries and 0 audit events, every hash and balance verified"
+    )
     with triggers_dropped(fresh_db):
         execute(fresh_db, TAMPERINGS["posting doubled"][0])
     code, output = run_verify(fresh_db, tmp_path)

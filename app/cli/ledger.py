@@ -9,10 +9,13 @@ from flask.cli import AppGroup
 
 from app.cli.common import cli_actor, refusals_as_errors, write_session
 from app.extensions import database
+from ledger import audit, operations
 from ledger import entries as ledger_entries
-from ledger import operations
 from ledger import pots as ledger_pots
+from ledger.governance import funding
+from ledger.journal import lock_pot
 from ledger.money import parse_amount, to_decimal_string
+from ledger.timestamps import utcnow
 from ledger.verify import verify_pot
 
 
@@ -66,10 +69,13 @@ def record(
         )
         entry = result.entry
         note = "recorded" if result.created else "already recorded (nothing new)"
+        funded = funding.fund_waiting(session, lock_pot(session, slug), now=utcnow())
         click.echo(
             f"{note}: #{entry.seq} {entry.kind} {to_decimal_string(minor, pot.currency)} "
             f"{pot.currency} {entry.hash}"
         )
+        for proposal in funded:
+            click.echo(f"funded proposal #{proposal.id} (it was waiting for funds)")
 
 
 @ledger.command()
@@ -95,7 +101,7 @@ def reverse(slug: str, seq: int, memo: str, idempotency_key: str | None) -> None
 def verify(slug: str | None) -> None:
     """Recompute every hash and balance from scratch (all pots, or SLUG)."""
     failed = False
-    checked = 0
+    checked = events = 0
     with database().read() as session:
         pots = [ledger_pots.get_pot(session, slug)] if slug else ledger_pots.list_pots(session)
         for item in pots:
@@ -105,9 +111,21 @@ def verify(slug: str | None) -> None:
                 failed = True
                 where = f" at entry #{report.first_bad_seq}" if report.first_bad_seq else ""
                 click.echo(f"FAILED {item.slug}{where}: {report.problems[0]}", err=True)
+            count, bad_event = audit.verify_events(session, item)
+            events += count
+            if bad_event is not None:
+                failed = True
+                click.echo(
+                    f"FAILED {item.slug} audit log at event #{bad_event}: its hash or chain "
+                    "does not match what was recorded",
+                    err=True,
+                )
     if failed:
         sys.exit(1)
-    click.echo(f"ok: {len(pots)} pot(s), {checked} entries, every hash and balance verified")
+    click.echo(
+        f"ok: {len(pots)} pot(s), {checked} entries and {events} audit events, "
+        "every hash and balance verified"
+    )
 
 
 @ledger.command()

@@ -32,8 +32,10 @@ from sqlalchemy.orm import Session
 
 from ledger.db import Database
 from ledger.errors import InvalidInput, LedgerError
+from ledger.governance import funding
 from ledger.journal import append_locked, lock_pot
 from ledger.models import Entry, Pot
+from ledger.timestamps import utcnow
 
 from .accounting import external_ref, map_transaction
 from .client import MAX_PAGE_SIZE, OpenCollectiveClient
@@ -121,6 +123,7 @@ def append_transactions(session: Session, pot: Pot, txs: Sequence[OCTransaction]
     commitments = expense_commitments(
         session, pot, {tx.expense_id for tx in txs if tx.expense_id and tx.kind == "EXPENSE"}
     )
+    new_entries: list[Entry] = []
     for tx in txs:
         ref = external_ref(tx.id)
         # Compared by reference only, never by content: Open Collective lets people edit
@@ -133,8 +136,12 @@ def append_transactions(session: Session, pot: Pot, txs: Sequence[OCTransaction]
         if request is None:
             outcome.empty += 1
             continue
-        outcome.appended.append(append_locked(session, pot, request).entry.seq)
+        result = append_locked(session, pot, request)
+        outcome.appended.append(result.entry.seq)
+        new_entries.append(result.entry)
         existing.add(ref)
+    if new_entries:
+        funding.after_entries(session, pot, new_entries, actor="opencollective", now=utcnow())
     return outcome
 
 

@@ -9,6 +9,7 @@ approved first, and a later one is never funded ahead of an earlier one still wa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from ledger.chain import parse_json_object
 from ledger.errors import InsufficientFunds, InvalidInput
 from ledger.governance.models import Proposal, Status
 from ledger.journal import AppendResult, EntryRequest, append_locked
-from ledger.models import Balance, Pot
+from ledger.models import Balance, Entry, Pot
 from ledger.money import to_decimal_string, validate_minor_amount
 from ledger.operations import postings_for
 
@@ -143,8 +144,25 @@ def record_payout(
         ),
         now=now,
     )
-    if not result.created:
-        return result
+    if result.created:
+        note_payout(
+            session, pot, proposal, amount, entry_seq=result.entry.seq, actor=actor, now=now
+        )
+    return result
+
+
+def note_payout(
+    session: Session,
+    pot: Pot,
+    proposal: Proposal,
+    amount: int,
+    *,
+    entry_seq: int,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Account for a payout already appended out of the proposal's commitment (by a
+    treasurer, or by the Open Collective sync when the expense was paid there)."""
     proposal.paid_amount += amount
     fully = proposal.paid_amount == proposal.amount
     proposal.status = Status.PAID if fully else Status.PARTLY_PAID
@@ -154,10 +172,34 @@ def record_payout(
         "proposal_paid" if fully else "proposal_payout",
         actor=actor,
         proposal_id=proposal.id,
-        data={"amount": amount, "paid": proposal.paid_amount, "entry": result.entry.seq},
+        data={"amount": amount, "paid": proposal.paid_amount, "entry": entry_seq},
         now=now,
     )
-    return result
+
+
+def after_entries(
+    session: Session, pot: Pot, entries: Sequence[Entry], *, actor: str, now: datetime
+) -> None:
+    """What the pot's decisions make of entries appended outside them (sync, a treasurer's
+    command): payouts out of a proposal's commitment count as paying it, and money arriving
+    funds the proposals waiting for it."""
+    for entry in entries:
+        for posting in entry.postings:
+            ref = posting.account.removeprefix(accounts.COMMITTED_PREFIX)
+            if entry.kind != "payout" or posting.amount >= 0 or not ref.startswith("proposal:"):
+                continue
+            proposal = session.get(Proposal, int(ref.split(":", 1)[1]))
+            if proposal is not None and proposal.pot_id == pot.id and proposal.status in HOLDING:
+                note_payout(
+                    session,
+                    pot,
+                    proposal,
+                    -posting.amount,
+                    entry_seq=entry.seq,
+                    actor=actor,
+                    now=now,
+                )
+    fund_waiting(session, pot, now=now)
 
 
 def release(
