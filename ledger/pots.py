@@ -86,7 +86,11 @@ def find_pot(session: Session, slug: str, *, for_update: bool = False) -> Pot:
     if not isinstance(slug, str) or not SLUG.match(slug):
         raise PotNotFound(f"there is no pot called {slug!r}")
     query = select(Pot).where(Pot.slug == slug)
-    pot = session.scalars(query.with_for_update() if for_update else query).one_or_none()
+    if for_update:
+        # populate_existing: a Pot already in the session (read before the lock) must be
+        # refreshed from the locked row, or its chain head could be stale.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    pot = session.scalars(query).one_or_none()
     if pot is None:
         raise PotNotFound(f"there is no pot called {slug!r}")
     return pot

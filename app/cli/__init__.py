@@ -23,9 +23,20 @@ def cli() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app.cli import db, demo, ledger, oc, pb, pots
+    from app.cli import db, demo, ledger, members, oc, pb, pots, proposals, users
 
-    for command in (db.db, pots.pot, ledger.ledger, demo.demo, pb.pb, oc.oc):
+    pots.pot.add_command(members.invite)
+    pots.pot.add_command(members.list_members)
+    for command in (
+        db.db,
+        pots.pot,
+        ledger.ledger,
+        demo.demo,
+        pb.pb,
+        oc.oc,
+        users.user,
+        proposals.proposals,
+    ):
         app.cli.add_command(command)
 
 

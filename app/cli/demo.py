@@ -6,8 +6,10 @@ import click
 from flask.cli import with_appcontext
 
 from app import signing
+from app.api.proposals import ballot_key
 from app.cli.common import refusals_as_errors, write_session
 from app.demo import DEMO_SLUG, load_demo
+from app.demo_community import DEMO_PASSWORD, PEOPLE, load_community
 from app.extensions import database
 from ledger.checkpoints import current_checkpoint
 
@@ -20,6 +22,12 @@ def demo() -> None:
     with write_session() as session:
         written = load_demo(session)
     click.echo(f"demo pot {DEMO_SLUG}: {written} new entries")
+    added = load_community(database(), DEMO_SLUG, ballot_key=ballot_key())
+    click.echo(
+        f"demo community: {added} new people, rules and proposals; sign in as "
+        f"{PEOPLE[0].email} (steward), {PEOPLE[1].email} (treasurer) or "
+        f"{PEOPLE[2].email} (member), password {DEMO_PASSWORD}"
+    )
     checkpoint = current_checkpoint(database(), DEMO_SLUG, signing.signer(), signing.log_origin())
     click.echo(
         f"signed checkpoint: {checkpoint.tree_size} entries, root {checkpoint.root_base64} "

@@ -224,11 +224,13 @@ def close_due(session: Session, slug: str, *, now: datetime) -> list[Proposal]:
 
 
 def pots_with_due_proposals(session: Session, *, now: datetime) -> list[str]:
+    """Pots with a decision due, or with approved proposals waiting for funds."""
+    due = (Proposal.status == Status.OPEN) & (Proposal.closes_at <= now)
     return list(
         session.scalars(
             select(Pot.slug)
             .join(Proposal, Proposal.pot_id == Pot.id)
-            .where(Proposal.status == Status.OPEN, Proposal.closes_at <= now)
+            .where(due | (Proposal.status == Status.APPROVED))
             .distinct()
             .order_by(Pot.slug)
         )
@@ -313,10 +315,10 @@ def _open(session: Session, pot: Pot, proposal: Proposal, *, user_id: int, now: 
 def _locked(session: Session, proposal_id: int) -> tuple[Pot, Proposal]:
     """The proposal's pot, locked, and the proposal re-read under that lock."""
     proposal = get(session, proposal_id)
-    pot = session.get(Pot, proposal.pot_id)
-    assert pot is not None
-    pot = lock_pot(session, pot.slug)
-    session.refresh(proposal)
+    slug = session.scalar(select(Pot.slug).where(Pot.id == proposal.pot_id))
+    assert slug is not None
+    pot = lock_pot(session, slug)
+    session.refresh(proposal)  # as it is now that we hold the lock
     return pot, proposal
 
 
