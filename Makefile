@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install lint
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/pytest -n auto -p no:cacheprovider
 
 bench: install

@@ -37,12 +37,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import problems
     from app.api import init_api
     from app.cli import register_commands
-    from app.web import blp as web_blp
+    from app.web import init_web
     from app.web.opencollective import blp as oc_web_blp
 
     problems.register(app)
     init_api(app)
-    app.register_blueprint(web_blp)
+    init_web(app)
     app.register_blueprint(oc_web_blp)
     register_commands(app)
     return app

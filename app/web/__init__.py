@@ -1,19 +1,43 @@
-"""Server-rendered pages (public transparency site)."""
+"""Server-rendered pages: the public transparency site.
+
+One blueprint, ``web``, holds the home page, the shared templates and static files, and the HTML
+error pages; each area of the site is a blueprint of its own nested in it (``web.pots``,
+``web.ledger``, ...), so the error pages apply to all of them. ``init_web`` adds the security
+foundation (``app.web.security``) to the app.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import logging
+
+from flask import Blueprint, Flask, render_template
+from werkzeug.exceptions import HTTPException
 
 from app.extensions import database
+from app.problems import status_for
+from app.web import feed, formatting, ledger_browser, overview, preferences
+from app.web.flows import init_flows
+from app.web.security import init_security
 from ledger import pots as ledger_pots
-from ledger.money import format_money
+from ledger.errors import LedgerError
 
-blp = Blueprint("web", __name__, template_folder="templates")
+blp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
+)
+for _area in (formatting, overview, ledger_browser, feed, preferences):
+    blp.register_blueprint(_area.blp)
+
+log = logging.getLogger(__name__)
 
 
-@blp.app_template_filter("money")
-def money_filter(amount: int, currency: str) -> str:
-    return format_money(amount, currency)
+def init_web(app: Flask) -> None:
+    init_security(app)
+    init_flows(app.extensions)
+    app.register_blueprint(blp)
 
 
 @blp.get("/")
@@ -26,3 +50,23 @@ def index() -> str:
 @blp.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@blp.errorhandler(LedgerError)
+def ledger_error(exc: LedgerError) -> tuple[str, int]:
+    status = status_for(exc)
+    return render_template("errors/error.html", title=exc.title, detail=exc.detail), status
+
+
+@blp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> tuple[str, int]:
+    return render_template("errors/error.html", title=exc.name, detail=exc.description), (
+        exc.code or 500
+    )
+
+
+@blp.errorhandler(Exception)
+def unexpected_error(exc: Exception) -> tuple[str, int]:
+    log.exception("unhandled error on a page", exc_info=exc)
+    detail = "Something went wrong on our side. Please try again in a moment."
+    return render_template("errors/error.html", title="Server error", detail=detail), 500
