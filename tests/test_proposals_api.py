@@ -276,3 +276,40 @@ def test_bad_input_is_a_problem_and_changes_nothing(
     assert (
         client.post(f"/api/v1/pots/{pot_slug}/proposals", json=proposal_body()).status_code == 401
     )
+
+
+def test_treasurer_records_money_and_waiting_proposals_are_funded(
+    client: FlaskClient, db: Database, pot_slug: str
+) -> None:
+    steward = person(db, pot_slug, "steward")
+    treasurer = person(db, pot_slug, "treasurer")
+    alice = person(db, pot_slug, "member")
+    pid = client.post(
+        f"/api/v1/pots/{pot_slug}/proposals", json=proposal_body(amount=7_500), headers=alice.auth
+    ).json["id"]
+    voted = client.post(
+        f"/api/v1/proposals/{pid}/votes", json={"choice": "approve"}, headers=steward.auth
+    )
+    assert voted.json["status"] == "approved"
+    assert voted.json["funding"]["waiting_position"] == 1
+
+    body = {"kind": "contribution", "amount": 10_000, "memo": "Membership fees, October"}
+    assert client.post(f"/api/v1/pots/{pot_slug}/entries", json=body).status_code == 401
+    assert (
+        client.post(f"/api/v1/pots/{pot_slug}/entries", json=body, headers=alice.auth).status_code
+        == 403
+    )
+    headers = {**treasurer.auth, "Idempotency-Key": "october-fees"}
+    recorded = client.post(f"/api/v1/pots/{pot_slug}/entries", json=body, headers=headers)
+    assert recorded.status_code == 201, recorded.json
+    assert recorded.json["kind"] == "contribution"
+    retried = client.post(f"/api/v1/pots/{pot_slug}/entries", json=body, headers=headers)
+    assert retried.json == recorded.json
+    assert client.get(f"/api/v1/proposals/{pid}").json["status"] == "funded"
+    totals = client.get(f"/api/v1/pots/{pot_slug}").json["totals"]
+    assert totals["available"]["amount"] == 2_500
+    assert totals["committed"]["amount"] == 7_500
+    for bad in ({**body, "amount": 1.5}, {**body, "kind": "allocation"}, {**body, "memo": ""}):
+        refused = client.post(f"/api/v1/pots/{pot_slug}/entries", json=bad, headers=treasurer.auth)
+        assert refused.status_code == 422, bad
+    assert client.get(f"/api/v1/pots/{pot_slug}").json["entry_count"] == 2

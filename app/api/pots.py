@@ -6,15 +6,29 @@ import base64
 import binascii
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from app.auth import require_role
 from app.extensions import database
+from app.idempotency import idempotent
 from ledger import entries as ledger_entries
+from ledger import operations
 from ledger import pots as ledger_pots
+from ledger.governance import funding
 from ledger.models import Pot
+from ledger.people.models import Role
+from ledger.timestamps import utcnow
 
-from .schemas import EntryPageSchema, EntryQuerySchema, EntrySchema, PotListSchema, PotSchema
+from .schemas import (
+    EntryInSchema,
+    EntryPageSchema,
+    EntryQuerySchema,
+    EntrySchema,
+    PotListSchema,
+    PotSchema,
+)
 
 blp = Blueprint("pots", __name__, description="Pots, their balances and their ledger entries")
 
@@ -83,6 +97,34 @@ class PotDetail(MethodView):
 
 @blp.route("/<slug>/entries")
 class Entries(MethodView):
+    @idempotent
+    @blp.arguments(EntryInSchema)
+    @blp.response(201, EntrySchema)
+    def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Record money in or out by hand (treasurers). Money arriving funds the approved
+        proposals waiting for it, in approval order."""
+        user = require_role(slug, Role.TREASURER)
+        key = request.headers.get("Idempotency-Key")
+        kind = body["kind"]
+        with database().write() as session:
+            result = operations.record(
+                session,
+                slug,
+                kind,
+                body["amount"],
+                memo=body["memo"],
+                actor=f"user:{user.id}",
+                external_ref=body.get("external_ref"),
+                idempotency_key=None if key is None else f"api:{user.id}:{key}",
+                direction=body.get("direction", "increase") if kind == "adjustment" else None,
+            )
+            pot = ledger_pots.get_pot(session, slug)
+            if result.created:
+                funding.after_entries(
+                    session, pot, [result.entry], actor=f"user:{user.id}", now=utcnow()
+                )
+            return ledger_entries.entry_record(pot, result.entry)
+
     @blp.arguments(EntryQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, EntryPageSchema)
     def get(self, slug: str, limit: int, cursor: str | None = None, **filters: Any) -> dict:

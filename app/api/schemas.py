@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from ledger.entries import MAX_PAGE
-from ledger.journal import KINDS
+from ledger.journal import KINDS, MAX_MEMO, MAX_REF
+from ledger.money import MAX_AMOUNT
 
 
 class ProblemSchema(Schema):
@@ -95,3 +96,27 @@ class EntryQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     since = fields.Date(metadata={"description": "First UTC day included (YYYY-MM-DD)"})
     until = fields.Date(metadata={"description": "Last UTC day included (YYYY-MM-DD)"})
+
+
+class EntryInSchema(Schema):
+    """Money a treasurer records by hand (allocations and releases come from decisions)."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["contribution", "refund", "fee", "payout", "adjustment"]),
+    )
+    amount = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_AMOUNT),
+        metadata={"description": "Integer minor units, always positive"},
+    )
+    memo = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MEMO))
+    external_ref = fields.String(validate=validate.Length(min=1, max=MAX_REF))
+    direction = fields.String(
+        validate=validate.OneOf(["increase", "decrease"]),
+        metadata={"description": "Adjustments only: of the available money (default increase)"},
+    )
