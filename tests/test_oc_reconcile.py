@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from people import member
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from test_oc_sync import (  # noqa: F401 (fixtures)
@@ -31,6 +32,7 @@ from ledger.chain import parse_json_object
 from ledger.db import Database
 from ledger.entries import get_entry
 from ledger.errors import InvalidInput
+from ledger.people.models import Role
 from tests.oc_fake import FakeOpenCollective, FakeServer
 from tests.oc_fake.data import JSONDict
 
@@ -65,12 +67,17 @@ def synced(
 
 @pytest.fixture
 def app_with_oc(app: Flask, oc_server: FakeServer, oc_fake: FakeOpenCollective) -> Flask:
-    app.config.update(
-        OPENCOLLECTIVE_API_URL=oc_server.url,
-        OPENCOLLECTIVE_TOKEN=oc_fake.token,
-        COMMONPOT_OPERATOR_TOKEN="operator-test-token",
-    )
+    app.config.update(OPENCOLLECTIVE_API_URL=oc_server.url, OPENCOLLECTIVE_TOKEN=oc_fake.token)
     return app
+
+
+def treasurer_client(app: Flask, slug: str) -> tuple[FlaskClient, str]:
+    """A client signed in as a treasurer of pot ``slug`` (who may resolve its items), and
+    the treasurer's actor name."""
+    user_id, token = member(app, slug, Role.TREASURER)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client, f"user:{user_id}"
 
 
 @pytest.fixture
@@ -135,8 +142,7 @@ def test_each_kind_of_difference_is_found_and_resolved(
     assert f"oc:{added['id']}" in oc_refs(db, synced)
 
     # Adjust the changed amount (API), with a written reason.
-    client = app_with_oc.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer operator-test-token"
+    client, treasurer = treasurer_client(app_with_oc, synced)
     answer = client.post(
         f"/api/v1/pots/{synced}/reconciliation/resolutions",
         json={"item": f"oc:{changed['id']}", "action": "adjust", "reason": "Bank charge"},
@@ -175,7 +181,7 @@ def test_each_kind_of_difference_is_found_and_resolved(
         pot = ledger_pots.get_pot(session, synced)
         done = list(session.scalars(select(OCResolution).where(OCResolution.pot_id == pot.id)))
         entry = get_entry(session, pot, adjustment_seq)
-        assert entry.kind == "adjustment" and entry.actor == "api"
+        assert entry.kind == "adjustment" and entry.actor == treasurer
         assert parse_json_object(entry.data_json)["reconciliation"] == {
             "item": f"oc:{changed['id']}",
             "problem": "amount_mismatch",
@@ -267,8 +273,7 @@ def test_reconciliation_api_and_page(
     app_with_oc: Flask,
     pot_slug: str,
 ) -> None:
-    client: FlaskClient = app_with_oc.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer operator-test-token"
+    client, _ = treasurer_client(app_with_oc, synced)
     answer = client.get(f"/api/v1/pots/{synced}/reconciliation")
     assert answer.status_code == 200
     body = answer.get_json()

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from people import bearer, member
 from test_oc_sync import CLEAN_SEED, link_of, oc_refs, oc_row, summary_of
 
 from helpers import invoke_cli
 from integrations.opencollective.store import hash_token, link_for_slug
 from ledger import pots as ledger_pots
 from ledger.db import Database
+from ledger.errors import NotFound
+from ledger.people.models import Role
 from tests.oc_fake import FakeOpenCollective, FakeServer
 from tests.oc_fake.data import JSONDict
 
@@ -26,18 +29,15 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def web(app: Flask, oc_server: FakeServer, oc_fake: FakeOpenCollective) -> FlaskClient:
-    app.config.update(
-        OPENCOLLECTIVE_API_URL=oc_server.url,
-        OPENCOLLECTIVE_TOKEN=oc_fake.token,
-        COMMONPOT_OPERATOR_TOKEN=OPERATOR,
-    )
+def web(
+    app: Flask, oc_server: FakeServer, oc_fake: FakeOpenCollective, pot_slug: str
+) -> FlaskClient:
+    """A client signed in as a steward of the pot (who may link it)."""
+    app.config.update(OPENCOLLECTIVE_API_URL=oc_server.url, OPENCOLLECTIVE_TOKEN=oc_fake.token)
+    _, token = member(app, pot_slug, Role.STEWARD)
     client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OPERATOR}"
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     return client
-
-
-OPERATOR = "operator-test-token"
 
 
 @pytest.fixture
@@ -303,13 +303,15 @@ def test_oc_link_shows_the_webhook_url_once_and_keeps_only_its_hash(
     assert link_of(db, pot_slug).next_offset == 12
 
 
-def test_linking_needs_the_operator_token(web: FlaskClient, app: Flask, pot_slug: str) -> None:
+def test_linking_needs_a_steward(web: FlaskClient, app: Flask, db: Database, pot_slug: str) -> None:
     url = f"/api/v1/pots/{pot_slug}/opencollective/link"
     anonymous = app.test_client()
     answer = anonymous.post(url, json={"collective": "x"})
     assert answer.status_code == 401 and answer.headers["Content-Type"] == PROBLEM
     answer = anonymous.post(url, json={}, headers={"Authorization": "Bearer wrong"})
     assert answer.status_code == 401
-    app.config["COMMONPOT_OPERATOR_TOKEN"] = ""
-    answer = web.post(url, json={"collective": "x"})
-    assert answer.status_code == 403 and "command line" in answer.get_json()["detail"]
+    _, treasurer = member(app, pot_slug, Role.TREASURER)
+    answer = anonymous.post(url, json={"collective": "x"}, headers=bearer(treasurer))
+    assert answer.status_code == 403 and "steward" in answer.get_json()["detail"]
+    with db.read() as session, pytest.raises(NotFound):
+        link_for_slug(session, pot_slug)  # the refused requests linked nothing

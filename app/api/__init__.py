@@ -55,10 +55,22 @@ def init_api(app: Flask) -> ProblemApi:
         app.config.setdefault(key, value)
     api = ProblemApi(app)
     app.register_blueprint(_swagger_assets)
-    from app.api import auth, events, members, opencollective, pots, proofs, proposals, rules
+    from app.api import (
+        auth,
+        events,
+        members,
+        opencollective,
+        pots,
+        proofs,
+        proposals,
+        rounds,
+        rules,
+    )
+    from app.api.access import init_access
     from app.ratelimit import init_rate_limits
 
     init_rate_limits(app)
+    init_access(app)
 
     api.register_blueprint(pots.blp, url_prefix="/api/v1/pots")
     api.register_blueprint(opencollective.blp, url_prefix="/api/v1/pots")
@@ -68,6 +80,7 @@ def init_api(app: Flask) -> ProblemApi:
     api.register_blueprint(auth.blp, url_prefix="/api/v1")
     api.register_blueprint(members.blp, url_prefix="/api/v1")
     api.register_blueprint(events.blp, url_prefix="/api/v1")
+    api.register_blueprint(rounds.blp, url_prefix="/api/v1")
     return api
 
 

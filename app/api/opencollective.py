@@ -1,7 +1,7 @@
 """Open Collective: link a pot, read its sync state, reconcile it and resolve differences.
 
-There is no sign-in yet (issue 3): reading is public, and linking and resolving need the operator
-token (app/operator.py) until they are limited to the pot's stewards and treasurers.
+Reading is public; linking needs a steward of the pot, resolving a reconciliation item a treasurer
+(site admins pass both).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
+from app.api.access import role_required
+from app.auth import require_user
 from app.extensions import database
-from app.operator import operator_only
 from integrations.opencollective import reconcile as oc_reconcile
 from integrations.opencollective import store as oc_store
 from integrations.opencollective.client import ENV_API_URL, ENV_TOKEN, OpenCollectiveClient
@@ -27,6 +28,7 @@ from integrations.opencollective.errors import (
     OpenCollectiveNotFound,
 )
 from ledger import pots as ledger_pots
+from ledger.people.models import Role
 
 from .schemas import MoneySchema
 
@@ -35,9 +37,6 @@ blp = Blueprint(
     __name__,
     description="Open Collective: link, sync state, reconciliation and its resolutions",
 )
-
-API_ACTOR = "api"  # TODO(issue 3): the signed-in member who asked
-
 
 # --- the client, configured from the app (tests) or the environment -----------------------
 
@@ -66,6 +65,10 @@ def upstream_errors() -> Iterator[None]:
         abort(502, message=f"Open Collective refused our token: {exc.message}")
     except OpenCollectiveError as exc:
         abort(502, message=f"Open Collective did not answer usefully: {exc.message}")
+
+
+def _actor() -> str:
+    return f"user:{require_user().id}"
 
 
 def webhook_url(token: str) -> str:
@@ -204,7 +207,7 @@ class LinkState(MethodView):
 
 @blp.route("/<slug>/opencollective/link")
 class Link(MethodView):
-    @operator_only
+    @role_required(Role.STEWARD)
     @blp.arguments(LinkRequestSchema)
     @blp.response(201, LinkCreatedSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
@@ -212,14 +215,12 @@ class Link(MethodView):
 
         The answer holds the webhook URL, shown this once. Linking again to the same collective
         gives a new URL (the old one stops working) and keeps the sync where it was.
-        Needs the operator token until members and roles exist (issue 3: stewards only).
+        Stewards only.
         """
         with database().read() as session:
             ledger_pots.get_pot(session, slug)  # an unknown pot is a 404 before any network call
         with upstream_errors(), open_client() as client:
-            linked = oc_store.link_pot(
-                database(), slug, body["collective"], client, actor=API_ACTOR
-            )
+            linked = oc_store.link_pot(database(), slug, body["collective"], client, actor=_actor())
         return {
             "pot": linked.slug,
             "collective": linked.collective,
@@ -244,12 +245,12 @@ class Reconciliation(MethodView):
 
 @blp.route("/<slug>/reconciliation/resolutions")
 class Resolutions(MethodView):
-    @operator_only
+    @role_required(Role.TREASURER)
     @blp.arguments(ResolutionRequestSchema)
     @blp.response(201, ResolutionSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
         """Resolve an item: import the missing transaction, or append an adjustment with a
-        written reason. Needs the operator token until roles exist (issue 3: treasurers)."""
+        written reason. Treasurers only."""
         with database().read() as session:
             oc_store.link_for_slug(session, slug)
         with upstream_errors(), open_client() as client:
@@ -259,7 +260,7 @@ class Resolutions(MethodView):
                 body["item"],
                 client,
                 action=body["action"],
-                actor=API_ACTOR,
+                actor=_actor(),
                 reason=body.get("reason"),
                 amount=body.get("amount"),
             )

@@ -147,7 +147,8 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
-    token = session.get(ApiToken, token_id)
+    # An id beyond a signed 64-bit integer names no token (and PostgreSQL would refuse it).
+    token = session.get(ApiToken, token_id) if 0 < token_id < 2**63 else None
     if token is None or token.user_id != user.id:
         raise TokenNotFound(f"you have no token {token_id}")
     if token.revoked_at is None:
