@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import logging
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -14,6 +18,7 @@ from app.extensions import database
 from ledger.errors import LedgerError
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 class CommandError(click.ClickException):
@@ -50,3 +55,21 @@ def cli_actor() -> str:
 def write_session() -> Iterator[Any]:
     with database().write() as session:
         yield session
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM (the platform stopping a worker) and SIGINT end a worker's loop after the current
+    step: each step's transaction commits or rolls back whole, so stopping never leaves half."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after the current step", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -8,20 +8,16 @@ OPENCOLLECTIVE_API_URL (default: production) with OPENCOLLECTIVE_TOKEN.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
-from types import FrameType
 from typing import Any, TypeVar
 
 import click
 from flask.cli import AppGroup
 
 from app.api.opencollective import open_client
-from app.cli.common import CommandError, cli_actor, refusals_as_errors
+from app.cli.common import CommandError, cli_actor, refusals_as_errors, stop_on_signals
 from app.extensions import database
 from integrations.opencollective import reconcile as oc_reconcile
 from integrations.opencollective import store as oc_store
@@ -97,7 +93,7 @@ def sync(slug: str | None, all_pots: bool, every: int | None, page_size: int) ->
         if not _sync_round(slug, page_size, lambda: False):
             sys.exit(1)
         return
-    with _stop_on_signals() as stop:
+    with stop_on_signals() as stop:
         click.echo(f"syncing every {every}s until stopped")
         while not stop.is_set():
             try:
@@ -134,24 +130,6 @@ def _progress(result: oc_sync.SyncResult) -> str:
         f"{result.appended} new entries, {result.skipped} already there, "
         f"offset {result.start_offset} -> {result.next_offset}"
     )
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """SIGTERM (the platform stopping a worker) and SIGINT end the loop after the current page:
-    the page's transaction commits or rolls back whole, so stopping never leaves half a page."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: stopping after the current page", signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @oc.command()
