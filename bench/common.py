@@ -137,7 +137,8 @@ def database_settings(db: Database) -> str:
             mode = conn.execute(text("PRAGMA journal_mode")).scalar()
             sync = conn.execute(text("PRAGMA synchronous")).scalar()
             names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-            return f"temp file, journal_mode={mode}, synchronous={names.get(sync, sync)}"
+            sync_name = names.get(sync, str(sync)) if isinstance(sync, int) else str(sync)
+            return f"temp file, journal_mode={mode}, synchronous={sync_name}"
         values = {
             name: conn.execute(text(f"SHOW {name}")).scalar()
             for name in ("fsync", "synchronous_commit", "shared_buffers")

@@ -74,7 +74,6 @@ from bench.common import (
     rate,
     throwaway_database,
     tidy_after_load,
-    time_once,
     utc_now,
     write_markdown_section,
 )
@@ -88,7 +87,7 @@ from ledger.chain import (
     parse_json_object,
 )
 from ledger.db import Database
-from ledger.journal import EntryRequest, append_locked, lock_pot
+from ledger.journal import EntryRequest, append_many
 from ledger.models import Entry
 from ledger.pots import create_pot, get_pot, summarise
 from ledger.verify import verify_pot
@@ -144,13 +143,15 @@ def new_pot(db: Database, slug: str) -> None:
         create_pot(session, slug, name=f"Benchmark pot {slug}", currency=CURRENCY)
 
 
-def append_batches(db: Database, slug: str, count: int, batch: int) -> None:
-    """The real batched path: one write transaction per batch, the pot locked once in each."""
-    for start in range(0, count, batch):
+def contributions(count: int) -> list[EntryRequest]:
+    return [contribution(i) for i in range(count)]
+
+
+def append_batches(db: Database, slug: str, requests: Sequence[EntryRequest], batch: int) -> None:
+    """The real batched path: one write transaction and one ``append_many`` per batch."""
+    for start in range(0, len(requests), batch):
         with db.write() as session:
-            pot = lock_pot(session, slug)
-            for i in range(start, min(start + batch, count)):
-                append_locked(session, pot, contribution(i))
+            append_many(session, slug, requests[start : start + batch])
 
 
 def record_singly(db: Database, slug: str, count: int) -> None:
@@ -166,10 +167,13 @@ def fill_pots(url: str, plan: Sequence[tuple[str, int]]) -> list[tuple[str, int,
     """Run in a worker process: append ``n`` entries to each (existing) pot ``slug``."""
     db = Database(url)
     try:
-        return [
-            (slug, n, time_once(lambda s=slug, n=n: append_batches(db, s, n, BUILD_BATCH)))
-            for slug, n in plan
-        ]
+        filled = []
+        for slug, n in plan:
+            requests = contributions(n)
+            started = time.perf_counter()
+            append_batches(db, slug, requests, BUILD_BATCH)
+            filled.append((slug, n, time.perf_counter() - started))
+        return filled
     finally:
         db.dispose()
 
@@ -256,14 +260,21 @@ def raw_rows(pot_id: int, first_seq: int, count: int) -> list[RawEntry]:
 def raw_insert(db: Database, tables: tuple[Table, Table], rows: list[RawEntry], batch: int) -> None:
     """SQLAlchemy Core: ``batch`` entries per transaction (executemany when batch > 1)."""
     entries, postings = tables
-    many = insert(entries).returning(entries.c.id, sort_by_parameter_order=True)
+    # Ids come back in any order and are matched by seq: one statement per batch on both
+    # databases (the ledger's append_many does the same).
+    many = insert(entries).returning(entries.c.seq, entries.c.id)
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
         with db.engine.begin() as conn:
             if len(chunk) == 1:
-                ids = [conn.execute(insert(entries), chunk[0][0]).inserted_primary_key[0]]
+                key = conn.execute(insert(entries), chunk[0][0]).inserted_primary_key
+                assert key is not None
+                ids = [key[0]]
             else:
-                ids = list(conn.execute(many, [e for e, _ in chunk]).scalars())
+                by_seq: dict[int, int] = dict(
+                    conn.execute(many, [e for e, _ in chunk]).tuples().all()
+                )
+                ids = [by_seq[e["seq"]] for e, _ in chunk]
             conn.execute(
                 insert(postings),
                 [
@@ -318,9 +329,13 @@ def measure_appends(db: Database, backend: str, sizes: Sizes, result: BackendRes
     next_seq = itertools.count(1, 1_000_000)
     state: dict[str, Any] = {}
 
-    def fresh_pot() -> None:
-        state["slug"] = f"append-{next(counter)}"
-        new_pot(db, state["slug"])
+    def fresh_pot(n: int) -> Callable[[], None]:
+        def make() -> None:
+            state["slug"] = f"append-{next(counter)}"
+            new_pot(db, state["slug"])
+            state["requests"] = contributions(n)  # made before the clock starts, like raw rows
+
+        return make
 
     def fresh_rows(n: int) -> Callable[[], None]:
         def make() -> None:
@@ -338,21 +353,21 @@ def measure_appends(db: Database, backend: str, sizes: Sizes, result: BackendRes
             if batch == 1:
                 record_singly(db, state["slug"], n)
             else:
-                append_batches(db, state["slug"], n, batch)
+                append_batches(db, state["slug"], state["requests"][:n], batch)
 
         def raw(batch: int = batch) -> None:
             raw_insert(db, tables, state["rows"], batch)
 
         # Warm up (compiled-statement caches, prepared statements) with a few entries.
         warm = min(n, max(batch, 10))
-        fresh_pot()
+        fresh_pot(warm)()
         ledger(warm)
         fresh_rows(warm)()
         raw()
         times = interleaved(
             {"ledger": ledger, "raw": raw},
             sizes.repeats,
-            setup={"ledger": fresh_pot, "raw": fresh_rows(n)},
+            setup={"ledger": fresh_pot(n), "raw": fresh_rows(n)},
         )
         ledger_rate = rate(n, best(times["ledger"]))
         raw_rate = rate(n, best(times["raw"]))
@@ -369,9 +384,9 @@ def measure_appends(db: Database, backend: str, sizes: Sizes, result: BackendRes
             )
         )
 
-    fresh_pot()
+    fresh_pot(BATCH)()
     result.shares[f"append, {BATCH} entries in one transaction"] = profile_shares(
-        lambda: append_batches(db, state["slug"], BATCH, BATCH)
+        lambda: append_batches(db, state["slug"], state["requests"][:BATCH], BATCH)
     )
 
 

@@ -271,6 +271,8 @@ def entry_hash(canonical: bytes) -> str:
 
 def canonical_json_text(value: Mapping[str, Any]) -> str:
     """Canonical JSON as text, for storing the ``data`` object exactly as it is hashed."""
+    if not value:
+        return "{}"  # most entries carry no data
     return canonical_bytes(value).decode("utf-8")
 
 

@@ -329,13 +329,11 @@ class _Plan:
     def _insert(self, session: Session) -> list[Entry]:
         with session.no_autoflush:
             # lazyload: the postings are inserted after their entries, so loading them eagerly
-            # with the entries (Entry.postings is "selectin") would find none.
-            statement = (
-                insert(Entry)
-                .returning(Entry, sort_by_parameter_order=True)
-                .options(lazyload(Entry.postings))
-            )
-            entries = list(session.scalars(statement, [p.row for p in self.new]))
+            # with the entries (Entry.postings is "selectin") would find none. The entries come
+            # back in any order (which lets SQLite insert them in one statement too): by seq.
+            statement = insert(Entry).returning(Entry).options(lazyload(Entry.postings))
+            by_seq = {e.seq: e for e in session.scalars(statement, [p.row for p in self.new])}
+            entries = [by_seq[p.row["seq"]] for p in self.new]
             session.connection().execute(
                 insert(_POSTINGS),
                 [

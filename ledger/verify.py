@@ -8,16 +8,16 @@ the chain head with the maintained values.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import accounts, merkle, tree
-from ledger.chain import canonical_bytes, entry_hash, stored_document
+from ledger.chain import entry_hash, stored_bytes
 from ledger.models import GENESIS_HASH, Balance, Entry, Posting, Pot
 
 BATCH = 2000
@@ -57,17 +57,23 @@ def verify_pot(session: Session, pot: Pot) -> VerifyReport:
     return report
 
 
+# Columns of an entry row as _stream yields it, and of each of its postings.
+EntryRow = tuple[int, str, str, str, str, str | None, int | None, str, str, str]
+PostingRow = tuple[int, str, int, str]  # position, account, amount, currency
+
+
 def _replay(
     pot: Pot,
-    stream: Iterator[tuple[Row, list[Row]]],
+    stream: Iterator[tuple[EntryRow, list[PostingRow]]],
     report: VerifyReport,
     balances: dict[str, int],
     frontier: merkle.Frontier,
 ) -> None:
     expected_seq = 1
     prev_hash = GENESIS_HASH
+    guarded: dict[str, bool] = {}  # account -> must never go below zero
     for entry_row, posting_rows in stream:
-        seq = entry_row.seq
+        seq = entry_row[0]
         if seq != expected_seq:
             report.fail(f"entry #{expected_seq} is missing (found #{seq} next)", expected_seq)
             break
@@ -75,21 +81,26 @@ def _replay(
         if problem is not None:
             report.fail(f"entry #{seq}: {problem}", seq)
             break
-        for posting in posting_rows:
-            balances[posting.account] = balances.get(posting.account, 0) + posting.amount
-            if accounts.is_non_negative(posting.account) and balances[posting.account] < 0:
-                report.fail(f"entry #{seq}: {posting.account} goes below zero", seq)
+        for _, account, amount, _ in posting_rows:
+            balance = balances[account] = balances.get(account, 0) + amount
+            if balance < 0:
+                non_negative = guarded.get(account)
+                if non_negative is None:
+                    non_negative = guarded[account] = accounts.is_non_negative(account)
+                if non_negative:
+                    report.fail(f"entry #{seq}: {account} goes below zero", seq)
         if not report.ok:
             break
-        prev_hash = entry_row.hash
+        prev_hash = entry_row[9]
         expected_seq += 1
         report.entries += 1
     report.last_hash = prev_hash
 
 
-def _stream(session: Session, pot: Pot) -> Generator[tuple[Row, list[Row]], None, None]:
-    """Entries in sequence order, each with its postings, read in batches."""
-    rows = session.execute(
+def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[PostingRow]], None, None]:
+    """Entries in sequence order, each with its postings, read in batches as plain tuples
+    (Core rows through the session's connection: no ORM objects, same transaction)."""
+    query = (
         select(
             Entry.id,
             Entry.seq,
@@ -110,34 +121,61 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[Row, list[Row]], None
         .outerjoin(Posting, Posting.entry_id == Entry.id)
         .where(Entry.pot_id == pot.id)
         .order_by(Entry.seq, Posting.position)
-        .execution_options(yield_per=BATCH)
     )
+    rows = session.connection().execution_options(yield_per=BATCH).execute(query)
     try:
-        for _, group in itertools.groupby(rows, key=lambda r: r.seq):
-            members = list(group)
-            yield members[0], [m for m in members if m.position is not None]
+        current_id: int | None = None
+        entry: EntryRow | None = None
+        postings: list[PostingRow] = []
+        for row in rows:
+            entry_id = row[0]
+            if entry_id != current_id:
+                if entry is not None:
+                    yield entry, postings
+                current_id, entry, postings = entry_id, cast(EntryRow, row[1:11]), []
+            if row[11] is not None:
+                postings.append(cast(PostingRow, row[11:]))
+        if entry is not None:
+            yield entry, postings
     finally:
         rows.close()
 
 
 def _check_entry(
-    pot: Pot, row: Row, postings: list[Row], prev_hash: str, frontier: merkle.Frontier
+    pot: Pot,
+    row: EntryRow,
+    postings: list[PostingRow],
+    prev_hash: str,
+    frontier: merkle.Frontier,
 ) -> str | None:
-    if row.prev_hash != prev_hash:
+    seq, recorded_at, kind, memo, actor, external_ref, reverses_seq, data_json, prev, digest = row
+    if prev != prev_hash:
         return "its prev_hash does not match the hash of the entry before it"
     if len(postings) < 2:
         return "it has fewer than two postings"
-    if [p.position for p in postings] != list(range(len(postings))):
+    if [p[0] for p in postings] != list(range(len(postings))):
         return "its postings are not numbered 0..n-1"
-    if any(p.currency != pot.currency for p in postings):
+    if any(p[3] != pot.currency for p in postings):
         return f"a posting is not in the pot's currency {pot.currency}"
-    if sum(p.amount for p in postings) != 0:
+    if sum(p[2] for p in postings) != 0:
         return "its postings do not sum to zero"
     try:
-        canonical = canonical_bytes(stored_document(pot.slug, row, postings))
+        canonical = stored_bytes(
+            pot.slug,
+            seq,
+            recorded_at,
+            kind,
+            memo,
+            actor,
+            external_ref,
+            reverses_seq,
+            data_json,
+            [(account, amount, currency) for _, account, amount, currency in postings],
+            prev,
+        )
     except ValueError:
         return "its data is not a JSON object"
-    if entry_hash(canonical) != row.hash:
+    if entry_hash(canonical) != digest:
         return "its stored hash does not match its contents"
     frontier.append(merkle.leaf_hash(canonical))
     return None
