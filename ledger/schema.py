@@ -7,7 +7,8 @@ import ledger.audit.models
 import ledger.checkpoints
 import ledger.governance.models
 import ledger.idempotency
-import ledger.people.models  # noqa: F401
+import ledger.people.models
+import ledger.rounds.models  # noqa: F401
 from ledger.models import Base
 
 metadata = Base.metadata

@@ -241,10 +241,12 @@ def test_round_in_pence_matches_the_election_in_pounds(
     votes = {voter: approved for voter, approved in votes.items() if approved}
     projects = [RoundProject(i, cost * 100) for i, cost in zip(ids, costs, strict=True)]
     in_pence = count_round(votes, projects, budget * 100, "GBP", rule)
+    approved_ids = {i for approved in votes.values() for i in approved}
     pounds = Election(
         {},
         budget,
-        {i: Project(i, cost) for i, cost in zip(ids, costs, strict=True)},
+        # A round counts out the projects nobody approved (greedy would fund them).
+        {i: Project(i, cost) for i, cost in zip(ids, costs, strict=True) if i in approved_ids},
         [frozenset(approved) for approved in votes.values()],
     )
     in_pounds = (mes_add1 if rule == "mes_add1" else mes_add1_greedy)(pounds)

@@ -38,6 +38,15 @@ EVENT_KINDS = (
     "proposal_paid",
     "proposal_released",
     "proposal_closed",
+    "round_created",
+    "round_project_submitted",
+    "round_project_reviewed",
+    "round_ballot_cast",
+    "round_ballot_changed",
+    "round_ballot_withdrawn",
+    "round_pledged",
+    "round_counted",
+    "round_funded",
 )
 
 

@@ -15,7 +15,7 @@ ledger; ``mes_add1`` raises each voter's share by one whole currency unit (£1) 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from fractions import Fraction
@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 
 from ledger.errors import InvalidInput
 from ledger.money import minor_digits, validate_currency
-from ledger.pb.explain import Explanation, MoneyFormat, explain
+from ledger.pb.explain import Explanation, MoneyFormat, ProjectExplanation, explain
 from ledger.pb.model import Election, Project
 from ledger.pb.outcome import Outcome
 from ledger.pb.pabulib import dump_pb, format_money
@@ -230,6 +230,8 @@ class RoundResult(Generic[Voter]):
     outcome: Outcome
     money: MoneyFormat
     _voters: Mapping[Voter, int] = field(repr=False, compare=False)
+    #: Eligible projects no ballot approved: never funded, and not part of ``election``.
+    unvoted: tuple[Project, ...] = ()
 
     @property
     def winners(self) -> list[str]:
@@ -245,7 +247,28 @@ class RoundResult(Generic[Voter]):
 
     def explanation(self) -> Explanation:
         """Aggregate figures and reasons: publishable even when the ballot is secret."""
-        return explain(self.election, self.outcome, self.money)
+        explained = explain(self.election, self.outcome, self.money)
+        if not self.unvoted:
+            return explained
+        nobody = tuple(
+            ProjectExplanation(
+                project_id=project.id,
+                name=project.name,
+                cost=int(project.cost),
+                approvals=0,
+                won=False,
+                funded_by=None,
+                order=None,
+                paid_by_supporters=Fraction(0),
+                payments=(),
+                supporters_money=None,
+                after=None,
+                budget_left=None,
+                reason="Not funded: nobody voted for it.",
+            )
+            for project in self.unvoted
+        )
+        return replace(explained, projects=explained.projects + nobody)
 
     def payments_of(self, voter: Voter) -> dict[str, Fraction]:
         """What ``voter`` paid towards each project (MES rules), exact, in minor units."""
@@ -315,7 +338,12 @@ def count_round(
     # stored in, which could otherwise link a ballot index to a member.
     order = sorted(range(len(anonymous)), key=lambda i: anonymous[i][0])
     meta = {"description": description} if description else {}
-    election = Election(meta, budget, eligible, [frozenset(anonymous[i][0]) for i in order])
+    # A project nobody approved is never funded in a round, although the greedy rules (as in
+    # pabutools) would fund one if money were left: it is counted out, and explained apart.
+    approved_ids = {project_id for ballot, _ in anonymous for project_id in ballot}
+    counted = {pid: project for pid, project in eligible.items() if pid in approved_ids}
+    unvoted = tuple(project for pid, project in sorted(eligible.items()) if pid not in counted)
+    election = Election(meta, budget, counted, [frozenset(anonymous[i][0]) for i in order])
     step = 10 ** minor_digits(currency)  # one currency unit
     if rule == "mes_add1":
         outcome = mes_add1(election, step)
@@ -324,4 +352,4 @@ def count_round(
     else:
         outcome = RULES[rule](election)
     voters = {anonymous[i][1]: index for index, i in enumerate(order)}
-    return RoundResult(election, outcome, MoneyFormat.minor_units(currency), voters)
+    return RoundResult(election, outcome, MoneyFormat.minor_units(currency), voters, unvoted)
