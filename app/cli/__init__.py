@@ -23,7 +23,7 @@ def cli() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app.cli import db, demo, ledger, members, oc, pb, pots, proposals, users
+    from app.cli import db, demo, ledger, members, oc, pb, pots, proposals, rounds, users
 
     pots.pot.add_command(members.invite)
     pots.pot.add_command(members.list_members)
@@ -36,6 +36,7 @@ def register_commands(app: Flask) -> None:
         oc.oc,
         users.user,
         proposals.proposals,
+        rounds.rounds,
     ):
         app.cli.add_command(command)
 
