@@ -55,7 +55,7 @@ def init_api(app: Flask) -> ProblemApi:
         app.config.setdefault(key, value)
     api = ProblemApi(app)
     app.register_blueprint(_swagger_assets)
-    from app.api import (, rounds
+    from app.api import (
         auth,
         events,
         members,
@@ -80,7 +80,6 @@ def init_api(app: Flask) -> ProblemApi:
     api.register_blueprint(auth.blp, url_prefix="/api/v1")
     api.register_blueprint(members.blp, url_prefix="/api/v1")
     api.register_blueprint(events.blp, url_prefix="/api/v1")
-    api.register_blueprint(rounds.blp, url_prefix="/api/v1")
     api.register_blueprint(rounds.blp, url_prefix="/api/v1")
     return api
 
