@@ -7,6 +7,7 @@ steward, who can then do the rest through the API.
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
 from app.cli.common import refusals_as_errors, write_session
 from app.extensions import database
@@ -22,6 +23,7 @@ from ledger.people.models import ROLE_VALUES, Role, User
 @click.option(
     "--role", type=click.Choice(ROLE_VALUES), default=Role.MEMBER.value, show_default=True
 )
+@with_appcontext
 @refusals_as_errors
 def invite(slug: str, email: str, role: str) -> None:
     """Invite EMAIL to the pot SLUG; prints the one-time token to pass on to them."""
@@ -38,6 +40,7 @@ def invite(slug: str, email: str, role: str) -> None:
 
 @click.command("members")
 @click.argument("slug")
+@with_appcontext
 @refusals_as_errors
 def list_members(slug: str) -> None:
     """List the members of the pot SLUG, and its pending invitations."""

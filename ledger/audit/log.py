@@ -113,15 +113,16 @@ def verify_events(session: Session, pot: Pot) -> tuple[int, int | None]:
         .order_by(AuditEvent.seq)
         .execution_options(yield_per=1000)
     )
-    for count, event in enumerate(rows, start=1):
-        try:
-            details = _parse(event.data_json)
-            recomputed = entry_hash(canonical_bytes(_document(pot.slug, event, details)))
-        except (ValueError, TypeError):
-            return count, event.seq
-        if event.seq != count or event.prev_hash != expected_prev or event.hash != recomputed:
-            return count, event.seq
-        expected_prev = event.hash
+    with rows:  # closes the (server-side, on PostgreSQL) cursor when we stop early
+        for count, event in enumerate(rows, start=1):
+            try:
+                details = _parse(event.data_json)
+                recomputed = entry_hash(canonical_bytes(_document(pot.slug, event, details)))
+            except (ValueError, TypeError):
+                return count, event.seq
+            if event.seq != count or event.prev_hash != expected_prev or event.hash != recomputed:
+                return count, event.seq
+            expected_prev = event.hash
     return count, None
 
 

@@ -123,7 +123,7 @@ def list_members(session: Session, pot: Pot) -> list[Member]:
         .where(Membership.pot_id == pot.id)
         .order_by(Membership.joined_at, Membership.id)
     )
-    return [Member(m.user_id, name, Role(m.role), m.joined_at) for m, name in rows.tuples().all()]
+    return [Member(m.user_id, name, Role(m.role), m.joined_at) for m, name in rows.all()]
 
 
 def memberships_of(session: Session, user: User) -> list[tuple[Pot, Membership]]:
