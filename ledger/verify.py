@@ -72,12 +72,13 @@ def _replay(
     expected_seq = 1
     prev_hash = GENESIS_HASH
     guarded: dict[str, bool] = {}  # account -> must never go below zero
+    slug, currency = pot.slug, pot.currency  # read once, not per entry
     for entry_row, posting_rows in stream:
         seq = entry_row[0]
         if seq != expected_seq:
             report.fail(f"entry #{expected_seq} is missing (found #{seq} next)", expected_seq)
             break
-        problem = _check_entry(pot, entry_row, posting_rows, prev_hash, frontier)
+        problem = _check_entry(slug, currency, entry_row, posting_rows, prev_hash, frontier)
         if problem is not None:
             report.fail(f"entry #{seq}: {problem}", seq)
             break
@@ -142,7 +143,8 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[Postin
 
 
 def _check_entry(
-    pot: Pot,
+    slug: str,
+    currency: str,
     row: EntryRow,
     postings: list[PostingRow],
     prev_hash: str,
@@ -155,13 +157,13 @@ def _check_entry(
         return "it has fewer than two postings"
     if [p[0] for p in postings] != list(range(len(postings))):
         return "its postings are not numbered 0..n-1"
-    if any(p[3] != pot.currency for p in postings):
-        return f"a posting is not in the pot's currency {pot.currency}"
+    if any(p[3] != currency for p in postings):
+        return f"a posting is not in the pot's currency {currency}"
     if sum(p[2] for p in postings) != 0:
         return "its postings do not sum to zero"
     try:
         canonical = stored_bytes(
-            pot.slug,
+            slug,
             seq,
             recorded_at,
             kind,
