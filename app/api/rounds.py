@@ -22,7 +22,7 @@ from app.auth import require_role
 from app.extensions import database
 from app.idempotency import idempotent
 from ledger import pots as ledger_pots
-from ledger.errors import Conflict
+from ledger.errors import Conflict, InvalidInput
 from ledger.money import MAX_AMOUNT
 from ledger.pb.rounds import BallotLimits, Phase, RoundSchedule, phase_at
 from ledger.people.models import Role
@@ -260,7 +260,7 @@ class PotRounds(MethodView):
             limits=BallotLimits(limits["min_projects"], limits["max_projects"], limits["max_cost"]),
         )
         if kind == Kind.COFUNDING and body["rule"] is not None:
-            raise Conflict("a co-funding round has no rule: members' pledges decide")
+            raise InvalidInput("rule: a co-funding round has none; members' pledges decide")
         with database().write() as session:
             round_ = services.create_round(session, slug, spec, user_id=user.id, now=utcnow())
             return _round_json(session, round_)
