@@ -5,9 +5,10 @@
 
 For each backend, a throwaway database (``bench.common.throwaway_database``) gets two GBP pots:
 one with 100 entries and one with ``--big`` entries, built with the journal's bulk append
-(``ledger.journal.append_many``) in batches, each batch in a later month, so the money-in-and-out
-chart has months to draw. The app (``create_app``) then serves ``/pots/<slug>`` through Flask's
-test client (the whole request: routing, queries, templates, headers; no network):
+(``ledger.journal.append_many``) in batches, each batch in a later month (the same months for
+both pots, so both pages have the same chart and table). The app (``create_app``) then serves
+``/pots/<slug>`` through Flask's test client (the whole request: routing, queries, templates,
+headers; no network):
 
 * *first view*: the first request for each pot in this process. It signs a checkpoint if the
   ledger grew and fills the monthly totals cache, which reads the pot's history once;
@@ -66,15 +67,16 @@ PATTERN = (("contribution", 1_000), ("payout", 400), ("fee", 20), ("contribution
            ("payout", 600))  # fmt: skip
 
 
-def fill(db: Database, slug: str, count: int) -> float:
-    """``count`` entries in batches of ``BATCH``, one month apart; returns the seconds taken."""
+def fill(db: Database, slug: str, count: int, months: int) -> float:
+    """``count`` entries in ``months`` batches, one month apart; returns the seconds taken."""
     with db.write() as session:
         create_pot(session, slug, name=f"Benchmark pot of {count:,} entries", currency="GBP")
     start = time.perf_counter()
     done = 0
     month = 0
+    batch = -(-count // months)
     while done < count:
-        size = min(BATCH, count - done)
+        size = min(batch, count - done)
         requests = [
             EntryRequest(
                 kind=kind,
@@ -98,7 +100,9 @@ def measure(backend: str, big: int, repeats: int) -> dict[str, object]:
     from app import create_app
 
     with throwaway_database(backend) as db:
-        load_seconds = fill(db, "small", SMALL) + fill(db, "big", big)
+        # The same months in both pots, so both pages have the same shape (chart, table).
+        months = -(-big // BATCH)
+        load_seconds = fill(db, "small", SMALL, months) + fill(db, "big", big, months)
         tidy_after_load(db)
         os.environ.setdefault("COMMONPOT_INSTANCE_PATH", tempfile.mkdtemp(prefix="cp_bench_web_"))
         app = create_app({"DATABASE_URL": database_url(db), "SECRET_KEY": "bench"})
@@ -200,7 +204,8 @@ Measured {utc_now()} with `python bench/web_bench.py` (options: --backend sqlite
 ### Method
 
 Two GBP pots in a throwaway database: {SMALL:,} entries and {args.big:,} entries, built with
-the journal's bulk append (`ledger.journal.append_many`), {BATCH:,} entries a month. The app
+the journal's bulk append (`ledger.journal.append_many`), spread over the same
+{-(-args.big // BATCH)} months in both pots (so both pages draw the same chart and table). The app
 serves `/pots/<slug>` through Flask's test client (the whole request, no network). *First view*
 is each pot's first request in the process (it signs a checkpoint and reads the pot's monthly
 totals once); *overview* is the median of {args.repeats} requests per pot after that,
