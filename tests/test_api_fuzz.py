@@ -245,7 +245,7 @@ def test_fuzz_every_operation(
         labels.append(operation.label)
         with subtests.test(msg=operation.label):
             small_ints = integer_query_names(document, operation)
-            if set(operation.tags) & AIMED_TAGS:
+            if set(operation.tags) & AIMED_TAGS and operation.method.upper() == "GET":
                 # The real data answers, and answers as documented; then the fuzz.
                 aimed = aimed_case(operation, fuzz_pot, small_ints)
                 response = aimed.call_and_validate(checks=CHECKS)
