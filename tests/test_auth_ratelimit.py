@@ -7,7 +7,6 @@ import itertools
 
 from flask import Flask
 from flask.testing import FlaskClient
-
 from people import PASSWORD, new_email, signed_in
 
 PROBLEM = "application/problem+json"

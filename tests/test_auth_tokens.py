@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from people import PASSWORD, bearer, member, new_email, signed_in
 from sqlalchemy import func, select
 
 from ledger.db import Database
 from ledger.people.models import ApiToken
 from ledger.people.secrets import digest
-from people import PASSWORD, bearer, member, new_email, signed_in
 
 PROBLEM = "application/problem+json"
 
