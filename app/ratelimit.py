@@ -23,7 +23,7 @@ import math
 import os
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
@@ -60,7 +60,7 @@ def _failed(response: Response) -> bool:
 def _email_key() -> str:
     """The email tried, as a digest: the counts' store need not hold anyone's address."""
     body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
+    email = body.get("email") if isinstance(body, dict) else request.form.get("email")
     text = email.strip().lower() if isinstance(email, str) else ""
     return "email:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -85,6 +85,13 @@ def too_many_requests(exc: RateLimitExceeded) -> Response:
     current = limiter.current_limit
     reset_at = current.reset_at if current is not None else time.time() + 60
     retry_after = max(1, math.ceil(reset_at - time.time()))
+    if not request.path.startswith("/api/"):
+        page = render_template(
+            "errors/error.html",
+            title="Too many failed sign-ins",
+            detail=f"Too many failed attempts. Please try again in {retry_after} seconds.",
+        )
+        return Response(page, status=429, headers={"Retry-After": str(retry_after)})
     response = problem(
         429,
         "Too many failed sign-ins",

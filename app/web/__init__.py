@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.extensions import database
 from app.problems import status_for
-from app.web import feed, formatting, ledger_browser, overview, preferences
+from app.web import feed, formatting, ledger_browser, overview, preferences, signin
 from app.web.flows import init_flows
 from app.web.security import init_security
 from ledger import pots as ledger_pots
@@ -28,7 +28,7 @@ blp = Blueprint(
     static_folder="static",
     static_url_path="/assets",
 )
-for _area in (formatting, overview, ledger_browser, feed, preferences):
+for _area in (formatting, overview, ledger_browser, feed, preferences, signin):
     blp.register_blueprint(_area.blp)
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 def init_web(app: Flask) -> None:
     init_security(app)
+    signin.init_signin(app)
     init_flows(app.extensions)
     app.register_blueprint(blp)
 
