@@ -485,6 +485,8 @@ def test_unknown_route(client: FlaskClient, pot_slug: str, path: str) -> None:
 def test_read_only_routes_refuse_other_methods(
     client: FlaskClient, pot_slug: str, method: str, path: str
 ) -> None:
+    if (path, method) == ("/pots/{slug}/entries", "POST"):
+        pytest.skip("treasurers record money with POST (tests/test_proposals_api.py)")
     response = client.open(API + path.format(slug=pot_slug), method=method, json={})
 
     assert_problem(response, 405)

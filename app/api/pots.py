@@ -10,7 +10,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from app.auth import require_role
+from app.api.access import role_required
+from app.auth import require_user
 from app.extensions import database
 from app.idempotency import idempotent
 from ledger import entries as ledger_entries
@@ -18,6 +19,7 @@ from ledger import operations
 from ledger import pots as ledger_pots
 from ledger.governance import funding
 from ledger.models import Pot
+from ledger.people.membership import count_members
 from ledger.people.models import Role
 from ledger.timestamps import utcnow
 
@@ -33,7 +35,7 @@ from .schemas import (
 blp = Blueprint("pots", __name__, description="Pots, their balances and their ledger entries")
 
 
-def pot_json(summary: ledger_pots.PotSummary) -> dict[str, Any]:
+def pot_json(summary: ledger_pots.PotSummary, *, members: int) -> dict[str, Any]:
     def money(amount: int) -> dict[str, Any]:
         return {"amount": amount, "currency": summary.currency}
 
@@ -42,6 +44,7 @@ def pot_json(summary: ledger_pots.PotSummary) -> dict[str, Any]:
         "name": summary.name,
         "currency": summary.currency,
         "entry_count": summary.entry_count,
+        "member_count": members,
         "head": {"seq": summary.entry_count, "hash": summary.head_hash},
         "totals": {
             "held": money(summary.held),
@@ -79,7 +82,10 @@ class Pots(MethodView):
         with database().read() as session:
             return {
                 "items": [
-                    pot_json(ledger_pots.summarise(session, pot))
+                    pot_json(
+                        ledger_pots.summarise(session, pot),
+                        members=count_members(session, pot.id),
+                    )
                     for pot in ledger_pots.list_pots(session)
                 ]
             }
@@ -92,18 +98,21 @@ class PotDetail(MethodView):
         """A pot's balance per account, its entry count and the head of its hash chain."""
         with database().read() as session:
             pot = ledger_pots.get_pot(session, slug)
-            return pot_json(ledger_pots.summarise(session, pot))
+            return pot_json(
+                ledger_pots.summarise(session, pot), members=count_members(session, pot.id)
+            )
 
 
 @blp.route("/<slug>/entries")
 class Entries(MethodView):
+    @role_required(Role.TREASURER)
     @idempotent
     @blp.arguments(EntryInSchema)
     @blp.response(201, EntrySchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
         """Record money in or out by hand (treasurers). Money arriving funds the approved
         proposals waiting for it, in approval order."""
-        user = require_role(slug, Role.TREASURER)
+        user = require_user()
         key = request.headers.get("Idempotency-Key")
         kind = body["kind"]
         with database().write() as session:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import markdown
+from app.api.access import role_required, signed_in
 from app.api.pots import decode_cursor, encode_cursor
 from app.api.proposal_schemas import (
     PayoutInSchema,
@@ -35,12 +38,32 @@ from ledger.people.models import Role
 from ledger.timestamps import utcnow
 
 blp = Blueprint("proposals", __name__, description="Proposals, votes and their money")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def ballot_key() -> bytes:
     """The key that names secret-ballot rows (see ``ledger.governance.voting.voter_key``)."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(secret, b"commonpot ballot key v1", hashlib.sha256).digest()
+
+
+def treasurer_of_its_pot(view: F) -> F:
+    """401/403 before the body is read, unless a treasurer of the proposal's pot asks."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _require_role_for(kwargs["proposal_id"], Role.TREASURER)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _require_role_for(proposal_id: int, role: Role) -> None:
+    require_user()
+    with database().read() as session:
+        proposal = proposals.get(session, proposal_id)
+        slug = proposals.pot_of(session, proposal).slug
+    require_role(slug, role)
 
 
 def describe(session: Any, proposal: Proposal) -> dict[str, Any]:
@@ -84,12 +107,13 @@ class PotProposals(MethodView):
         more = len(page) > limit
         return {"items": items, "next_cursor": encode_cursor(page[limit - 1].id) if more else None}
 
+    @role_required()
     @idempotent
     @blp.arguments(ProposalInSchema)
     @blp.response(201, ProposalDetailSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
         """Submit a proposal (open for votes at once, unless ``draft`` is true). Members only."""
-        user = require_role(slug)
+        user = require_user()
         draft = proposals.Draft(
             title=body["title"],
             summary=body["summary"],
@@ -154,6 +178,7 @@ def close_proposal(proposal_id: int) -> dict[str, Any]:
 
 
 @blp.route("/proposals/<int:proposal_id>/votes", methods=["POST"])
+@signed_in
 @blp.arguments(VoteInSchema)
 @blp.response(200, ProposalDetailSchema)
 def cast_vote(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
@@ -174,13 +199,13 @@ def cast_vote(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
 
 
 @blp.route("/proposals/<int:proposal_id>/payouts", methods=["POST"])
+@treasurer_of_its_pot
 @idempotent
 @blp.arguments(PayoutInSchema)
 @blp.response(201, PayoutResultSchema)
 def pay_out(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
     """Record money paid out of a funded proposal's commitment (treasurers); partial payouts
     are allowed, never more than is left."""
-    _require_role_for(proposal_id, Role.TREASURER)
     with database().write() as session:
         proposal, seq = proposals.pay(
             session,
@@ -192,14 +217,6 @@ def pay_out(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
             now=utcnow(),
         )
         return {"proposal": describe(session, proposal), "entry_seq": seq}
-
-
-def _require_role_for(proposal_id: int, role: Role) -> None:
-    require_user()
-    with database().read() as session:
-        proposal = proposals.get(session, proposal_id)
-        slug = proposals.pot_of(session, proposal).slug
-    require_role(slug, role)
 
 
 def _ledger_key(key: str | None) -> str | None:

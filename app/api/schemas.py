@@ -47,6 +47,7 @@ class PotSchema(Schema):
     name = fields.String(required=True)
     currency = fields.String(required=True)
     entry_count = fields.Integer(required=True)
+    member_count = fields.Integer(required=True, metadata={"description": "Members of any role"})
     head = fields.Nested(HeadSchema, required=True)
     totals = fields.Nested(TotalsSchema, required=True)
     balances = fields.Dict(
