@@ -21,7 +21,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/commonpot db upgrade
 	$(BIN)/commonpot demo
-	$(BIN)/commonpot run --host $(HOST) --port $(PORT)
+	COMMONPOT_ENV=development $(BIN)/commonpot run --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
