@@ -12,10 +12,10 @@ from ledger.db import Database
 TABLES = ("ledger_entries", "ledger_postings")
 
 
-def _triggers(dialect: str) -> list[tuple[str, str]]:
+def _triggers(dialect: str, tables: tuple[str, ...]) -> list[tuple[str, str]]:
     """(drop statement, create statement) for every append-only trigger, as the migration made."""
     pairs = []
-    for table in TABLES:
+    for table in tables:
         if dialect == "postgresql":
             pairs += [
                 (
@@ -39,8 +39,8 @@ def _triggers(dialect: str) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def triggers_dropped(db: Database) -> Iterator[None]:
-    pairs = _triggers(db.dialect)
+def triggers_dropped(db: Database, tables: tuple[str, ...] = TABLES) -> Iterator[None]:
+    pairs = _triggers(db.dialect, tables)
     try:
         with db.engine.begin() as conn:  # all dropped, or none (transactional DDL)
             for drop, _ in pairs:

@@ -23,6 +23,7 @@ from ledger.governance.errors import VotingClosed
 from ledger.governance.reading import summary
 from ledger.journal import lock_pot
 from ledger.verify import verify_pot
+from tamper import execute, triggers_dropped
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 KEY = b"k" * 32
@@ -269,3 +270,31 @@ def test_two_votes_at_the_same_moment_fund_once(db: Database) -> None:
         assert kinds.count("proposal_funded") == 10
         assert kinds.count("proposal_decided") == 10
         assert verify_pot(session, pot).ok
+
+
+def test_a_rewritten_audit_event_is_named_by_verify(fresh_db: Database, tmp_path: Path) -> None:
+    slug = "audited"
+    with fresh_db.write() as session:
+        ledger_pots.create_pot(session, slug, name="Audited", currency="GBP")
+    members = [person(fresh_db, slug, "member", joined_at=T0 - timedelta(days=1)) for _ in range(3)]
+    choose_rules(
+        fresh_db, slug, {"kind": "threshold", "approvals_needed": 2, "objections_to_reject": 2}
+    )
+    pid = submit(fresh_db, slug, members[0].id)
+    vote(fresh_db, pid, members[1].id, "object", T0 + timedelta(hours=1))
+    code, output = invoke_cli(fresh_db, tmp_path, "ledger", "verify", slug)
+    assert code == 0, output
+
+    # Someone with database access turns the objection into an approval in the log.
+    with triggers_dropped(fresh_db, ("audit_events",)):
+        execute(
+            fresh_db,
+            "UPDATE audit_events SET data_json = REPLACE(data_json, 'object', 'approve') "
+            "WHERE kind = 'vote_cast'",
+        )
+    code, output = invoke_cli(fresh_db, tmp_path, "ledger", "verify", slug)
+    assert code == 1
+    with fresh_db.read() as session:
+        seq = audit.list_events(session, ledger_pots.get_pot(session, slug), limit=100)
+        bad = next(e.seq for e in seq if e.kind == "vote_cast")
+    assert f"FAILED {slug} audit log at event #{bad}" in output
