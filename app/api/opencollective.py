@@ -1,4 +1,4 @@
-"""Open Collective: link a pot, read its sync state, reconcile it and resolve differences.
+"""Open Collective: link a pot, read its sync and push state, reconcile it and resolve differences.
 
 Reading is public; linking needs a steward of the pot, resolving a reconciliation item a treasurer
 (site admins pass both).
@@ -19,6 +19,7 @@ from marshmallow import Schema, fields, validate
 from app.api.access import role_required
 from app.auth import require_user
 from app.extensions import database
+from integrations.opencollective import push as oc_push
 from integrations.opencollective import reconcile as oc_reconcile
 from integrations.opencollective import store as oc_store
 from integrations.opencollective.client import ENV_API_URL, ENV_TOKEN, OpenCollectiveClient
@@ -86,6 +87,21 @@ class LinkRequestSchema(Schema):
     )
 
 
+class PendingPushSchema(Schema):
+    proposal = fields.Integer(required=True)
+    amount = fields.Nested(MoneySchema, required=True)
+    payee = fields.String(required=True, metadata={"description": "Open Collective slug"})
+
+
+class ExpenseStateSchema(Schema):
+    expense_id = fields.String(required=True, metadata={"description": "Public id, ex_..."})
+    proposal = fields.Integer(required=True)
+    status = fields.String(allow_none=True, required=True)
+    last_checked_at = fields.String(allow_none=True, required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    last_error_at = fields.String(allow_none=True, required=True)
+
+
 class LinkSchema(Schema):
     pot = fields.String(required=True)
     collective = fields.String(required=True)
@@ -97,6 +113,25 @@ class LinkSchema(Schema):
     last_error_at = fields.String(allow_none=True, required=True)
     oc_balance = fields.Nested(MoneySchema, allow_none=True, required=True)
     oc_balance_at = fields.String(allow_none=True, required=True)
+    expense_type = fields.String(
+        required=True, metadata={"description": "GRANT or INVOICE: the type of pushed expenses"}
+    )
+    last_pushed_at = fields.String(allow_none=True, required=True)
+    push_error = fields.String(allow_none=True, required=True)
+    push_error_at = fields.String(allow_none=True, required=True)
+    pending_pushes = fields.List(
+        fields.Nested(PendingPushSchema),
+        required=True,
+        metadata={"description": "Funded proposals waiting for their Open Collective expense"},
+    )
+    expenses = fields.List(
+        fields.Nested(ExpenseStateSchema),
+        required=True,
+        metadata={"description": "Pushed expenses still in play or needing a treasurer"},
+    )
+    finished_expenses = fields.Integer(
+        required=True, metadata={"description": "Pushed expenses paid or ended"}
+    )
 
 
 class LinkCreatedSchema(Schema):
@@ -178,6 +213,35 @@ def report_json(report: oc_reconcile.Report) -> dict[str, Any]:
     }
 
 
+def push_json(state: oc_push.PushState, link: oc_store.OCLink, currency: str) -> dict[str, Any]:
+    return {
+        "expense_type": link.expense_type,
+        "last_pushed_at": link.last_pushed_at,
+        "push_error": link.push_error,
+        "push_error_at": link.push_error_at,
+        "pending_pushes": [
+            {
+                "proposal": plan.proposal_id,
+                "amount": {"amount": plan.amount, "currency": currency},
+                "payee": plan.payee,
+            }
+            for plan in state.pending
+        ],
+        "expenses": [
+            {
+                "expense_id": e.expense_id,
+                "proposal": e.proposal_id,
+                "status": e.status,
+                "last_checked_at": e.last_checked_at,
+                "last_error": e.last_error,
+                "last_error_at": e.last_error_at,
+            }
+            for e in state.expenses
+        ],
+        "finished_expenses": state.finished,
+    }
+
+
 # --- resources -----------------------------------------------------------------------------
 
 
@@ -185,7 +249,8 @@ def report_json(report: oc_reconcile.Report) -> dict[str, Any]:
 class LinkState(MethodView):
     @blp.response(200, LinkSchema)
     def get(self, slug: str) -> dict[str, Any]:
-        """The pot's link to Open Collective and the state of its sync."""
+        """The pot's link to Open Collective, the state of its sync and of the push of its
+        funded proposals as expenses."""
         with database().read() as session:
             pot, link = oc_store.link_for_slug(session, slug)
             balance = link.oc_balance
@@ -202,6 +267,7 @@ class LinkState(MethodView):
                 if balance is None
                 else {"amount": balance, "currency": pot.currency},
                 "oc_balance_at": link.oc_balance_at,
+                **push_json(oc_push.push_state(session, pot, link), link, pot.currency),
             }
 
 

@@ -1,6 +1,7 @@
 """What Commonpot remembers about each pot's Open Collective link, and the small queries on it.
 
-Tables are made by ``migrations/versions/0004_opencollective.py``; these classes describe them.
+Tables are made by ``migrations/versions/0004_opencollective.py`` (and extended for the push of
+funded proposals by ``0007_oc_push.py``); these classes describe them.
 Times are stored as the ledger stores them: fixed-width RFC 3339 UTC strings, so SQLite and
 PostgreSQL read back exactly what was written.
 """
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from ledger import accounts
 from ledger.chain import format_timestamp
 from ledger.db import Database
-from ledger.errors import Conflict, NotFound
+from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import lock_pot
 from ledger.models import Base, BigId, Entry, Posting, Pot
 from ledger.pots import find_pot
@@ -40,6 +41,7 @@ from .accounting import CurrencyMismatch, transaction_id_of
 from .client import OpenCollectiveClient
 from .errors import OpenCollectiveNotFound
 
+EXPENSE_TYPES = ("GRANT", "INVOICE")  # what the push of funded proposals may create
 TOKEN_BYTES = 32  # 256 bits: the webhook token is the only thing guarding the webhook URL
 
 
@@ -63,6 +65,7 @@ class OCLink(Base):
         UniqueConstraint("pot_id"),
         UniqueConstraint("webhook_token_hash"),
         CheckConstraint("next_offset >= 0", name="next_offset_non_negative"),
+        CheckConstraint("expense_type IN ('GRANT', 'INVOICE')", name="expense_type_known"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -83,6 +86,16 @@ class OCLink(Base):
     # Open Collective's `stats.balance` when last read (link, reconcile), in minor units.
     oc_balance: Mapped[int | None] = mapped_column(BigInteger)
     oc_balance_at: Mapped[str | None] = mapped_column(String(27))
+    # The push of funded proposals (push.py): the type of the expenses it creates, and why the
+    # last push stopped. Kept apart from the sync's ``last_error`` so neither clears the other.
+    expense_type: Mapped[str] = mapped_column(String(16), default="GRANT", server_default="GRANT")
+    last_pushed_at: Mapped[str | None] = mapped_column(String(27))
+    push_error: Mapped[str | None] = mapped_column(Text)
+    push_error_at: Mapped[str | None] = mapped_column(String(27))
+    # Who is pushing this pot's proposals right now, and until when: held across the calls to
+    # Open Collective instead of a database lock (see push.py).
+    push_lease_owner: Mapped[str | None] = mapped_column(String(100))
+    push_lease_until: Mapped[str | None] = mapped_column(String(27))
 
 
 class OCResolution(Base):
@@ -116,13 +129,13 @@ class OCResolution(Base):
 class OCExpenseLink(Base):
     """An Open Collective expense Commonpot knows the purpose of.
 
-    Written by the push of funded proposals (not built yet). When the sync meets a paid expense
-    listed here with a ``commitment``, the payout comes out of that commitment
-    (``committed:<commitment>``) instead of ``available``.
+    Written by the push of funded proposals (push.py), which then follows the expense's status.
+    When the sync meets a paid expense listed here with a ``commitment``, the payout comes out of
+    that commitment (``committed:<commitment>``) instead of ``available``.
     """
 
     __tablename__ = "oc_expense_links"
-    __table_args__ = (UniqueConstraint("pot_id", "expense_id"),)
+    __table_args__ = (UniqueConstraint("pot_id", "expense_id"), UniqueConstraint("proposal_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id", ondelete="RESTRICT"))
@@ -131,6 +144,12 @@ class OCExpenseLink(Base):
     commitment: Mapped[str | None] = mapped_column(String(100))  # e.g. "proposal:42"
     status: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[str] = mapped_column(String(27))
+    # The proposal whose funding the expense pays: one expense per proposal, ever.
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="RESTRICT"))
+    last_checked_at: Mapped[str | None] = mapped_column(String(27))
+    # Why the last look at the expense failed, or what needs a treasurer (cleared when fine).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[str | None] = mapped_column(String(27))
 
 
 # --- linking -------------------------------------------------------------------------------
@@ -146,14 +165,23 @@ class LinkResult:
 
 
 def link_pot(
-    db: Database, slug: str, collective_slug: str, client: OpenCollectiveClient, *, actor: str
+    db: Database,
+    slug: str,
+    collective_slug: str,
+    client: OpenCollectiveClient,
+    *,
+    actor: str,
+    expense_type: str | None = None,
 ) -> LinkResult:
     """Link pot ``slug`` to an Open Collective account in the same currency.
 
     Linking again to the same collective keeps the sync cursor and replaces the webhook token
     (the way to rotate it); a different collective is refused, since the entries already
-    imported came from the first one.
+    imported came from the first one. ``expense_type`` (GRANT or INVOICE) is the type of the
+    expenses pushed for funded proposals: GRANT unless given, kept on a re-link unless given.
     """
+    if expense_type is not None and expense_type not in EXPENSE_TYPES:
+        raise InvalidInput(f"expense type must be GRANT or INVOICE, not {expense_type!r}")
     try:
         collective = client.get_collective(collective_slug)  # before any lock: a network call
     except OpenCollectiveNotFound:
@@ -179,6 +207,10 @@ def link_pot(
                 f"pot {pot.slug!r} is linked to {link.collective_slug!r}; its entries came from "
                 "there, so it cannot be linked to another collective"
             )
+        if expense_type is not None:
+            link.expense_type = expense_type
+        elif created:
+            link.expense_type = "GRANT"
         link.webhook_token_hash = hash_token(token)
         link.linked_at = now_text()
         link.linked_by = actor

@@ -47,6 +47,8 @@ EVENT_KINDS = (
     "round_pledged",
     "round_counted",
     "round_funded",
+    "expense_created",
+    "expense_status_changed",
 )
 
 

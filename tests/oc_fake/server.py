@@ -176,7 +176,7 @@ class FakeServer:
         checked = check_request(payload)
         op_name = payload.get("operationName") if isinstance(payload, dict) else None
         variables = payload.get("variables") if isinstance(payload, dict) else None
-        fault = self.fake.take_fault() if isinstance(checked, CheckedRequest) else None
+        fault = self.fake.take_fault(op_name) if isinstance(checked, CheckedRequest) else None
         self.fake.record(RecordedRequest(op_name, dict(variables or {}), token is not None, fault))
         if not isinstance(checked, CheckedRequest):
             query = payload.get("query") if isinstance(payload, dict) else None

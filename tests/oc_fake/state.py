@@ -1,8 +1,8 @@
 """Scripted in-memory state of the fake Open Collective, and the faults it should inject.
 
-Tests arrange the world here (`add_collective`, `generate_transactions`, `set_expense_status`),
-choose what goes wrong next (`fail_next`, `delay_next`, `drop_next`, `deny_scope`), and inspect
-what the client sent (`requests`).
+Tests arrange the world here (`add_collective`, `generate_transactions`, `set_expense_status`,
+`pay_expense`), choose what goes wrong next (`fail_next`, `delay_next`, `drop_next`, `deny_scope`;
+each optionally for one operation only), and inspect what the client sent (`requests`).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Fault:
     status: int = 500
     retry_after: str | None = None
     seconds: float = 0.0
+    # Only a request with this operationName takes the fault (None: the next request, whatever).
+    operation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,48 @@ class FakeOpenCollective:
         with self.lock:
             self.expenses[expense_id]["status"] = status
 
+    def pay_expense(self, expense_id: str, *, when: datetime | None = None) -> JSONDict:
+        """The host pays the expense: status PAID and, as on Open Collective, an EXPENSE DEBIT
+        on the collective, linked to the expense, for its amount. Returns the transaction."""
+        with self.lock:
+            expense = self.expenses[expense_id]
+            collective = expense["account"]
+            cents = int(expense["amountV2"]["valueInCents"])
+            currency = expense["currency"]
+            payee = expense["payee"]
+            row: JSONDict = {
+                "__typename": "Debit",
+                "id": str(uuid.uuid4()),
+                "legacyId": next(self._ids),
+                "group": str(uuid.uuid4()),
+                "type": "DEBIT",
+                "kind": "EXPENSE",
+                "createdAt": iso(when or datetime.now(UTC)),
+                "description": expense["description"],
+                "amount": amount(-cents, currency),
+                "netAmount": amount(-cents, currency),
+                "paymentProcessorFee": amount(0, currency),
+                "hostFee": amount(0, currency),
+                "isRefund": False,
+                "isRefunded": False,
+                "refundTransaction": None,
+                "expense": {"id": expense["id"], "legacyId": expense["legacyId"]},
+                "account": collective,
+                "oppositeAccount": payee,
+                "fromAccount": collective,
+                "toAccount": payee,
+            }
+            expense["status"] = "PAID"
+            self.transactions.setdefault(collective["slug"], []).append(row)
+            collective["_balance"] = collective.get("_balance", 0) - cents
+        return row
+
+    def expenses_of(self, collective_slug: str) -> list[JSONDict]:
+        """The collective's expenses, oldest first."""
+        with self.lock:
+            found = [e for e in self.expenses.values() if e["account"]["slug"] == collective_slug]
+        return sorted(found, key=lambda e: e["legacyId"])
+
     def deny_scope(self, scope: str) -> None:
         """Make the token lack a scope, like a personal token created without it."""
         with self.lock:
@@ -162,28 +206,41 @@ class FakeOpenCollective:
     # --- faults: each applies to one upcoming request, in the order queued -------------------
 
     def fail_next(
-        self, status: int = 500, *, retry_after: float | str | None = None, times: int = 1
+        self,
+        status: int = 500,
+        *,
+        retry_after: float | str | None = None,
+        times: int = 1,
+        operation: str | None = None,
     ) -> None:
         """Answer the next request(s) with this HTTP status (429 and 503 with Retry-After)."""
         header = None if retry_after is None else str(retry_after)
         with self.lock:
             self._faults.extend(
-                Fault("status", status=status, retry_after=header) for _ in range(times)
+                Fault("status", status=status, retry_after=header, operation=operation)
+                for _ in range(times)
             )
 
-    def delay_next(self, seconds: float, *, times: int = 1) -> None:
+    def delay_next(self, seconds: float, *, times: int = 1, operation: str | None = None) -> None:
         """Process the request, then wait this long before answering (client read timeout)."""
         with self.lock:
-            self._faults.extend(Fault("delay", seconds=seconds) for _ in range(times))
+            self._faults.extend(
+                Fault("delay", seconds=seconds, operation=operation) for _ in range(times)
+            )
 
-    def drop_next(self, *, times: int = 1) -> None:
+    def drop_next(self, *, times: int = 1, operation: str | None = None) -> None:
         """Process the request, send the headers and half the body, then close the socket."""
         with self.lock:
-            self._faults.extend(Fault("drop") for _ in range(times))
+            self._faults.extend(Fault("drop", operation=operation) for _ in range(times))
 
-    def take_fault(self) -> Fault | None:
+    def take_fault(self, operation: str | None = None) -> Fault | None:
+        """The first queued fault for this request: one for any request, or for its operation."""
         with self.lock:
-            return self._faults.popleft() if self._faults else None
+            for i, fault in enumerate(self._faults):
+                if fault.operation is None or fault.operation == operation:
+                    del self._faults[i]
+                    return fault
+            return None
 
     @property
     def pending_faults(self) -> int:
