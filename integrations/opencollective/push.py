@@ -21,9 +21,10 @@ One expense per proposal, ever, even across crashes and hosts:
 - The link to the expense is stored with the pot locked, in the same transaction as its audit
   event, and ``oc_expense_links.proposal_id`` is unique.
 
-Failures are kept where treasurers look (the link's ``push_error``, an expense link's
-``last_error``), logged, and retried on the next run; nothing here raises for a failure of Open
-Collective or a refusal of the ledger.
+Following the expenses is in follow.py (re-exported here). Failures are kept where
+treasurers look (the link's ``push_error``, an expense link's ``last_error``), logged, and
+retried on the next run; nothing here raises for a failure of Open Collective or a refusal of
+the ledger.
 """
 
 from __future__ import annotations
@@ -55,20 +56,17 @@ from .errors import (
     OpenCollectiveOutcomeUnknown,
     OpenCollectiveUnavailable,
 )
+from .follow import ACTOR, FINAL, MAX_ERROR, FollowResult, describe, follow_expenses
 from .models import OCExpense
 from .store import OCExpenseLink, OCLink, get_link, link_for_slug, now_text
 
 log = logging.getLogger(__name__)
 
-ACTOR = "opencollective-push"
-#: Statuses after which Open Collective will not pay the expense: the commitment goes back.
-ENDED = frozenset({"REJECTED", "CANCELED", "SPAM", "INVITE_DECLINED"})
-#: Statuses no longer followed (PAID: the sync books the transaction and marks the proposal).
-FINAL = ENDED | {"PAID"}
 #: A create_expense call is never resent by the client except for 429/503 and connection
 #: failures, each wait capped at 60 s: about six minutes at worst. Renewed before each create.
 LEASE = timedelta(minutes=15)
-MAX_ERROR = 2_000
+
+__all__ = ["FollowResult", "PushResult", "follow_expenses", "push_funded", "set_expense_type"]
 
 
 class LeaseLost(Exception):
@@ -129,19 +127,6 @@ class PushResult:
         return not self.errors
 
 
-@dataclass
-class FollowResult:
-    slug: str
-    checked: int = 0
-    changed: list[tuple[str, str | None, str]] = field(default_factory=list)  # (id, from, to)
-    released: list[int] = field(default_factory=list)  # proposals closed, commitment released
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
 # --- push ----------------------------------------------------------------------------------
 
 
@@ -165,14 +150,17 @@ def push_funded(
         for plan in pending_pushes(db, slug):
             try:
                 _push_one(db, target, plan, client, owner, now, result)
-            except (OpenCollectiveAuthError, OpenCollectiveUnavailable, LeaseLost) as exc:
+            except LeaseLost as exc:
+                result.errors.append(f"proposal #{plan.proposal_id}: {exc}")
+                break
+            except (OpenCollectiveAuthError, OpenCollectiveUnavailable) as exc:
                 # The same cause would fail every other proposal too: try them next run.
-                result.errors.append(f"proposal #{plan.proposal_id}: {_reason(exc)}")
+                result.errors.append(f"proposal #{plan.proposal_id}: {describe(exc)}")
                 break
             except (OpenCollectiveError, LedgerError) as exc:
-                result.errors.append(f"proposal #{plan.proposal_id}: {_reason(exc)}")
+                result.errors.append(f"proposal #{plan.proposal_id}: {describe(exc)}")
     except Exception as exc:  # the database, say: recorded below, then raised
-        result.errors.append(_reason(exc))
+        result.errors.append(describe(exc))
         raise
     finally:
         for message in result.errors:
@@ -351,128 +339,6 @@ def _mismatch(
     return None
 
 
-# --- follow --------------------------------------------------------------------------------
-
-
-def follow_expenses(
-    db: Database, slug: str, client: OpenCollectiveClient, now: datetime | None = None
-) -> FollowResult:
-    """Read the status of each of the pot's expenses still in play and act on changes: one that
-    Open Collective will not pay releases its proposal's commitment and closes the proposal."""
-    result = FollowResult(slug)
-    with db.read() as session:
-        pot, _ = link_for_slug(session, slug)
-        ids = list(
-            session.scalars(
-                select(OCExpenseLink.id)
-                .where(
-                    OCExpenseLink.pot_id == pot.id,
-                    OCExpenseLink.proposal_id.is_not(None),
-                    (OCExpenseLink.status.is_(None)) | (OCExpenseLink.status.not_in(FINAL)),
-                )
-                .order_by(OCExpenseLink.id)
-            )
-        )
-    for link_id in ids:
-        try:
-            expense_id = _expense_id(db, link_id)
-            expense = client.get_expense(expense_id)
-            _apply_status(db, slug, link_id, expense, now, result)
-            result.checked += 1
-        except (OpenCollectiveError, LedgerError) as exc:
-            message = _reason(exc)
-            result.errors.append(message)
-            log.error("following expenses of %s: %s", slug, message)
-            _note_link_error(db, link_id, message, now)
-            if isinstance(exc, OpenCollectiveAuthError | OpenCollectiveUnavailable):
-                break  # every other look-up would fail the same way: next run
-    return result
-
-
-def _expense_id(db: Database, link_id: int) -> str:
-    with db.read() as session:
-        link = session.get(OCExpenseLink, link_id)
-        assert link is not None  # expense links are never deleted
-        return link.expense_id
-
-
-def _apply_status(
-    db: Database,
-    slug: str,
-    link_id: int,
-    expense: OCExpense,
-    now: datetime | None,
-    result: FollowResult,
-) -> None:
-    moment = now or datetime.now(UTC)
-    with db.write() as session:
-        pot = lock_pot(session, slug)
-        link = session.get(OCExpenseLink, link_id)
-        assert link is not None
-        link.last_checked_at = now_text(moment)
-        link.last_error = link.last_error_at = None
-        proposal = session.get(Proposal, link.proposal_id) if link.proposal_id else None
-        before = link.status
-        if expense.status != before:
-            link.status = expense.status
-            result.changed.append((link.expense_id, before, expense.status))
-            audit.record(
-                session,
-                pot,
-                "expense_status_changed",
-                actor=ACTOR,
-                proposal_id=link.proposal_id,
-                data={"expense": link.expense_id, "from": before, "to": expense.status},
-                now=moment,
-            )
-        if proposal is None:
-            return
-        if expense.status in ENDED and proposal.status in funding.HOLDING:
-            _close(session, pot, proposal, link.expense_id, expense.status, moment)
-            result.released.append(proposal.id)
-        elif expense.status not in FINAL and proposal.status not in funding.HOLDING:
-            # Withdrawn or closed here while Open Collective may still pay it.
-            link.last_error = (
-                f"proposal #{proposal.id} is {proposal.status} here but its expense "
-                f"{link.expense_id} is {expense.status} on Open Collective: cancel it there"
-            )
-            link.last_error_at = now_text(moment)
-
-
-def _close(
-    session: Session, pot: Pot, proposal: Proposal, expense_id: str, status: str, now: datetime
-) -> None:
-    why = f"Open Collective expense {expense_id} {status}"
-    released = funding.release(session, pot, proposal, actor=ACTOR, why=why, now=now)
-    proposal.status = Status.CLOSED
-    audit.record(
-        session,
-        pot,
-        "proposal_closed",
-        actor=ACTOR,
-        proposal_id=proposal.id,
-        data={
-            "paid": proposal.paid_amount,
-            "released": released,
-            "expense": expense_id,
-            "oc_status": status,
-        },
-        now=now,
-    )
-    if released:
-        funding.fund_waiting(session, pot, now=now)
-
-
-def _note_link_error(db: Database, link_id: int, message: str, now: datetime | None) -> None:
-    try:
-        with db.write() as session:
-            link = session.get(OCExpenseLink, link_id)
-            if link is not None:
-                link.last_error, link.last_error_at = message[:MAX_ERROR], now_text(now)
-    except Exception:  # the database may be what failed; the log line says why
-        log.exception("could not store the follow failure of expense link %s", link_id)
-
-
 # --- settings and the lease ----------------------------------------------------------------
 
 
@@ -547,14 +413,6 @@ def _finish(db: Database, slug: str, owner: str, errors: list[str], now: datetim
                 link.push_error = link.push_error_at = None
     except Exception:  # the database may be what failed; the log lines say why
         log.exception("could not store the push outcome of %s", slug)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, LedgerError):
-        return f"{exc.title}: {exc.detail}"
-    if isinstance(exc, OpenCollectiveError):
-        return exc.message  # already free of the token
-    return str(exc) if isinstance(exc, LeaseLost) else f"{type(exc).__name__} (see the log)"
 
 
 def _money(minor: int, currency: str) -> str:

@@ -53,14 +53,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("oc_expense_links") as batch:
-        batch.drop_constraint("uq_oc_expense_links_proposal_id", type_="unique")
-        batch.drop_constraint("fk_oc_expense_links_proposal_id_proposals", type_="foreignkey")
+        batch.drop_constraint(op.f("uq_oc_expense_links_proposal_id"), type_="unique")
+        batch.drop_constraint(op.f("fk_oc_expense_links_proposal_id_proposals"), type_="foreignkey")
         batch.drop_column("last_error_at")
         batch.drop_column("last_error")
         batch.drop_column("last_checked_at")
         batch.drop_column("proposal_id")
     with op.batch_alter_table("oc_links") as batch:
-        batch.drop_constraint("ck_oc_links_expense_type_known", type_="check")
+        batch.drop_constraint(op.f("ck_oc_links_expense_type_known"), type_="check")
         batch.drop_column("push_lease_until")
         batch.drop_column("push_lease_owner")
         batch.drop_column("push_error_at")
