@@ -8,8 +8,8 @@ from pathlib import Path
 from alembic import context
 from sqlalchemy import Connection
 
-from ledger.db import create_db_engine
 import ledger.schema  # noqa: F401  (every table on Base.metadata)
+from ledger.db import create_db_engine
 from ledger.models import Base
 
 # Revisions import helpers from this folder's package (migrations.append_only).

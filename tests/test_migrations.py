@@ -3,9 +3,9 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import ledger.schema  # noqa: F401  (every table on Base.metadata)
 from app import migrate
 from ledger.db import Database
-import ledger.schema  # noqa: F401  (every table on Base.metadata)
 from ledger.models import Base
 
 
