@@ -15,7 +15,18 @@ from werkzeug.exceptions import HTTPException
 
 from app.extensions import database
 from app.problems import status_for
-from app.web import feed, formatting, ledger_browser, overview, preferences, signin
+from app.web import (
+    account,
+    feed,
+    formatting,
+    ledger_browser,
+    overview,
+    preferences,
+    proposals,
+    proposing,
+    rules,
+    signin,
+)
 from app.web.flows import init_flows
 from app.web.security import init_security
 from ledger import pots as ledger_pots
@@ -29,6 +40,8 @@ blp = Blueprint(
     static_url_path="/assets",
 )
 for _area in (formatting, overview, ledger_browser, feed, preferences, signin):
+    blp.register_blueprint(_area.blp)
+for _area in (proposals, proposing, rules, account):  # proposals and member pages
     blp.register_blueprint(_area.blp)
 
 log = logging.getLogger(__name__)

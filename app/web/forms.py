@@ -7,11 +7,36 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectChoice, SelectField
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ledger.errors import InvalidAmount
+from ledger.governance.models import (
+    MAX_CATEGORY,
+    MAX_OC_SLUG,
+    MAX_PAYEE,
+    MAX_REASON,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    Choice,
+    Status,
+)
 from ledger.journal import KINDS
 from ledger.models import MAX_SEQ
+from ledger.money import MAX_AMOUNT, parse_amount
+from ledger.people.models import MAX_NAME
+from ledger.people.passwords import MAX_LENGTH as PASSWORD_MAX
+from ledger.people.passwords import MIN_LENGTH as PASSWORD_MIN
 
 KIND_CHOICES = [SelectChoice(k, k.replace("_", " ")) for k in KINDS]
 
@@ -73,3 +98,157 @@ class TimeZoneForm(FlaskForm):
 
     time_zone = SelectField("Time zone", choices=time_zone_choices, default="")
     next = HiddenField()
+
+
+# -- proposals and membership (member pages) --------------------------------------------------
+
+STATUS_CHOICES = [
+    SelectChoice("", "Any status"),
+    *(SelectChoice(s.value, s.value.replace("_", " ")) for s in Status),
+]
+
+
+class ProposalFilterForm(FlaskForm):
+    """The proposals list's filters: a GET form (a search), so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices=STATUS_CHOICES, default="")
+    category = SelectField("Category", choices=[SelectChoice("", "Any category")], default="")
+    after = IntegerField(
+        "Page position (after proposal)",
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=MAX_AMOUNT, message="It must be a proposal number."),
+        ],
+        default=None,
+    )
+
+    def query_args(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name).data
+            for name in ("status", "category")
+            if getattr(self, name).data
+        }
+
+
+class ProposalForm(FlaskForm):
+    """A new proposal. ``currency`` (set by the view) is the pot's: the amount is typed as a
+    decimal in it and converted exactly to minor units (``minor_amount``)."""
+
+    title = StringField(
+        "Title",
+        validators=[
+            InputRequired("Give the proposal a title."),
+            Length(max=MAX_TITLE, message=f"At most {MAX_TITLE} characters."),
+        ],
+    )
+    summary = TextAreaField(
+        "What is it for?",
+        validators=[
+            InputRequired("Say what the money is for."),
+            Length(max=MAX_SUMMARY, message=f"At most {MAX_SUMMARY} characters."),
+        ],
+        render_kw={"rows": 8},
+    )
+    amount = StringField(
+        "Amount",
+        validators=[InputRequired("Say how much you are asking for.")],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    payee_name = StringField(
+        "Who is paid",
+        validators=[
+            InputRequired("Say who the money goes to."),
+            Length(max=MAX_PAYEE, message=f"At most {MAX_PAYEE} characters."),
+        ],
+    )
+    payee_oc_slug = StringField(
+        "Their Open Collective account (optional)",
+        validators=[Optional(), Length(max=MAX_OC_SLUG, message="That is too long.")],
+        filters=[lambda text: text.strip() if isinstance(text, str) else text],
+    )
+    category = StringField(
+        "Category (optional)",
+        validators=[
+            Optional(),
+            Length(max=MAX_CATEGORY, message=f"At most {MAX_CATEGORY} characters."),
+        ],
+    )
+
+    currency = "GBP"
+    minor_amount: int | None = None
+
+    def validate_amount(self, field: StringField) -> None:
+        try:
+            self.minor_amount = parse_amount(field.data or "", self.currency)
+        except InvalidAmount as exc:
+            raise ValidationError(sentence(exc.detail)) from None
+
+
+VOTE_CHOICES = (
+    SelectChoice(Choice.APPROVE.value, "Approve"),
+    SelectChoice(Choice.OBJECT.value, "Object"),
+    SelectChoice(Choice.ABSTAIN.value, "Abstain"),
+)
+
+
+class VoteForm(FlaskForm):
+    choice = RadioField(
+        "Your vote",
+        choices=list(VOTE_CHOICES),
+        validators=[InputRequired("Choose approve, object or abstain.")],
+    )
+    reason = TextAreaField(
+        "Your reason (optional)",
+        validators=[
+            Optional(),
+            Length(max=MAX_REASON, message=f"At most {MAX_REASON} characters."),
+        ],
+        render_kw={"rows": 3},
+    )
+
+
+class ActionForm(FlaskForm):
+    """A form that is only a button (withdraw, join): its CSRF token is all it carries."""
+
+
+class AcceptInvitationForm(FlaskForm):
+    """Joining with an invitation's token; name and password create the account when the
+    invited person is not signed in."""
+
+    token = HiddenField(validators=[InputRequired("This link has lost its invitation token.")])
+    name = StringField(
+        "Your name",
+        validators=[Optional(), Length(max=MAX_NAME, message=f"At most {MAX_NAME} characters.")],
+        render_kw={"autocomplete": "name"},
+    )
+    password = PasswordField(
+        "Choose a password",
+        validators=[Optional(), Length(max=PASSWORD_MAX, message="That password is too long.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField("The same password again", render_kw={"autocomplete": "new-password"})
+
+    def validate_name(self, field: StringField) -> None:
+        if self.creating_account and not (field.data or "").strip():
+            raise ValidationError("Give the name other members will see.")
+
+    def validate_password(self, field: PasswordField) -> None:
+        if not self.creating_account:
+            return
+        if len(field.data or "") < PASSWORD_MIN:
+            raise ValidationError(f"Use at least {PASSWORD_MIN} characters.")
+
+    def validate_confirm(self, field: PasswordField) -> None:
+        if self.creating_account and field.data != self.password.data:
+            raise ValidationError("The two passwords are not the same.")
+
+    #: False when the person is signed in and joins as themselves.
+    creating_account = True
+
+
+def sentence(text: str) -> str:
+    """A service's message (\"voting is closed\") as a sentence for a page."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
