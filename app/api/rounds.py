@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Response, current_app
 from flask.views import MethodView
@@ -17,8 +19,9 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
+from app.api.access import role_required
 from app.api.schemas import MoneySchema
-from app.auth import require_role
+from app.auth import require_role, require_user
 from app.extensions import database
 from app.idempotency import idempotent
 from ledger import pots as ledger_pots
@@ -40,6 +43,7 @@ from ledger.rounds.models import (
 from ledger.timestamps import utcnow
 
 blp = Blueprint("rounds", __name__, description="Participatory-budgeting rounds")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _minor(**kwargs: Any) -> fields.Integer:
@@ -226,6 +230,24 @@ def _slug_of(round_id: int) -> str:
         return services.pot_of(session, round_).slug
 
 
+def role_in_its_pot(*roles: Role) -> Callable[[F], F]:
+    """Like :func:`app.api.access.role_required`, for views named by ``round_id``: 401 without
+    a valid token, then 404 for an unknown round, then 403 unless the user holds one of
+    ``roles`` in the round's pot (any role when none are given). Put it outermost, above
+    ``@blp.arguments``, so the caller is checked before the body is read."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            require_user()
+            require_role(_slug_of(kwargs["round_id"]), *roles)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 def _round_json(session: Any, round_: Any) -> dict[str, Any]:
     pot = services.pot_of(session, round_)
     return reading.describe_round(session, pot, round_, now=utcnow())
@@ -242,12 +264,13 @@ class PotRounds(MethodView):
             rounds = services.list_rounds(session, pot)
             return {"items": [reading.describe_round(session, pot, r, now=now) for r in rounds]}
 
+    @role_required(Role.STEWARD)
     @idempotent
     @blp.arguments(RoundInSchema)
     @blp.response(201, RoundSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
         """Create a round (stewards): its budget is reserved from available at once."""
-        user = require_role(slug, Role.STEWARD)
+        user = require_user()
         limits = body["ballot_limits"]
         kind = body["kind"]
         spec = services.RoundSpec(
@@ -284,12 +307,13 @@ class RoundProjects(MethodView):
             pot = services.pot_of(session, round_)
             return {"items": reading.describe_projects(session, pot, round_)}
 
+    @role_in_its_pot()
     @idempotent
     @blp.arguments(RoundProjectInSchema)
     @blp.response(201, RoundProjectSchema)
     def post(self, body: dict[str, Any], round_id: int) -> dict[str, Any]:
         """Propose a project (members, during the proposals phase)."""
-        user = require_role(_slug_of(round_id))
+        user = require_user()
         draft = services.ProjectDraft(
             title=body["title"],
             summary=body["summary"],
@@ -308,11 +332,12 @@ class RoundProjects(MethodView):
 
 
 @blp.route("/rounds/<int:round_id>/projects/<int:project_id>/review", methods=["POST"])
+@role_in_its_pot(Role.STEWARD)
 @blp.arguments(RoundReviewInSchema)
 @blp.response(200, RoundProjectSchema)
 def review_project(body: dict[str, Any], round_id: int, project_id: int) -> dict[str, Any]:
     """Mark a project eligible or not, with a reason (stewards, during review)."""
-    user = require_role(_slug_of(round_id), Role.STEWARD)
+    user = require_user()
     with database().write() as session:
         project = services.review_project(
             session,
@@ -354,19 +379,21 @@ def _my_ballot(session: Any, round_id: int, user_id: int) -> dict[str, Any]:
 
 @blp.route("/rounds/<int:round_id>/ballot")
 class MyBallot(MethodView):
+    @role_in_its_pot()
     @blp.response(200, RoundBallotSchema)
     def get(self, round_id: int) -> dict[str, Any]:
         """Your own ballot (or pledges) in the round; nobody else's is ever shown."""
-        user = require_role(_slug_of(round_id))
+        user = require_user()
         with database().read() as session:
             return _my_ballot(session, round_id, user.id)
 
+    @role_in_its_pot()
     @blp.arguments(RoundBallotInSchema)
     @blp.response(200, RoundBallotSchema)
     def put(self, body: dict[str, Any], round_id: int) -> dict[str, Any]:
         """Cast or change your approval ballot while voting is open (members who joined
         before voting opened); checked against the round's limits."""
-        user = require_role(_slug_of(round_id))
+        user = require_user()
         with database().write() as session:
             services.cast_ballot(
                 session,
@@ -378,10 +405,11 @@ class MyBallot(MethodView):
             )
             return _my_ballot(session, round_id, user.id)
 
+    @role_in_its_pot()
     @blp.response(204)
     def delete(self, round_id: int) -> None:
         """Withdraw your ballot (or pledges) while voting is open."""
-        user = require_role(_slug_of(round_id))
+        user = require_user()
         with database().write() as session:
             services.withdraw_ballot(
                 session, round_id, user_id=user.id, ballot_key=ballot_key(), now=utcnow()
@@ -389,12 +417,13 @@ class MyBallot(MethodView):
 
 
 @blp.route("/rounds/<int:round_id>/pledges", methods=["PUT"])
+@role_in_its_pot()
 @blp.arguments(RoundPledgesInSchema)
 @blp.response(200, RoundBallotSchema)
 def put_pledges(body: dict[str, Any], round_id: int) -> dict[str, Any]:
     """Co-funding rounds: replace your pledges (at most your share in all, never beyond a
     project's maximum) while voting is open."""
-    user = require_role(_slug_of(round_id))
+    user = require_user()
     pledges: dict[int, int] = {}
     for item in body["pledges"]:
         pledges[item["project"]] = pledges.get(item["project"], 0) + item["amount"]
