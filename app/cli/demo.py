@@ -7,9 +7,11 @@ from flask.cli import with_appcontext
 
 from app import signing
 from app.api.proposals import ballot_key
+from app.api.rounds import ballot_key as round_key
 from app.cli.common import refusals_as_errors, write_session
 from app.demo import DEMO_SLUG, load_demo
 from app.demo_community import DEMO_PASSWORD, PEOPLE, load_community
+from app.demo_rounds import load_rounds
 from app.extensions import database
 from ledger.checkpoints import current_checkpoint
 
@@ -28,6 +30,7 @@ def demo() -> None:
         f"{PEOPLE[0].email} (steward), {PEOPLE[1].email} (treasurer) or "
         f"{PEOPLE[2].email} (member), password {DEMO_PASSWORD}"
     )
+    click.echo(f"demo rounds: {load_rounds(database(), DEMO_SLUG, ballot_key=round_key())} new")
     checkpoint = current_checkpoint(database(), DEMO_SLUG, signing.signer(), signing.log_origin())
     click.echo(
         f"signed checkpoint: {checkpoint.tree_size} entries, root {checkpoint.root_base64} "
