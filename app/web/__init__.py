@@ -24,6 +24,7 @@ from app.web import (
     preferences,
     proposals,
     proposing,
+    rounds,
     rules,
     signin,
 )
@@ -41,7 +42,7 @@ blp = Blueprint(
 )
 for _area in (formatting, overview, ledger_browser, feed, preferences, signin):
     blp.register_blueprint(_area.blp)
-for _area in (proposals, proposing, rules, account):  # proposals and member pages
+for _area in (proposals, proposing, rules, account, rounds):  # proposals, rounds, members
     blp.register_blueprint(_area.blp)
 
 log = logging.getLogger(__name__)
