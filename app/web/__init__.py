@@ -20,6 +20,7 @@ from app.web import (
     feed,
     formatting,
     ledger_browser,
+    opencollective,
     overview,
     preferences,
     proposals,
@@ -27,6 +28,8 @@ from app.web import (
     rounds,
     rules,
     signin,
+    stewards,
+    treasury,
 )
 from app.web.flows import init_flows
 from app.web.security import init_security
@@ -44,6 +47,9 @@ for _area in (formatting, overview, ledger_browser, feed, preferences, signin):
     blp.register_blueprint(_area.blp)
 for _area in (proposals, proposing, rules, account, rounds):  # proposals, rounds, members
     blp.register_blueprint(_area.blp)
+# Treasurers' and stewards' pages (the reconciliation page is public, its forms a treasurer's).
+for _managing in (treasury.blp, stewards.blp, opencollective.pages):
+    blp.register_blueprint(_managing)
 
 log = logging.getLogger(__name__)
 
