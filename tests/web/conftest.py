@@ -90,6 +90,7 @@ def busy_pot(db: Database, pot_slug: str) -> str:
 class LiveSite:
     url: str
     slug: str
+    database_url: str = ""  # for tests that set the scene through the services
 
 
 @pytest.fixture(scope="session")
@@ -109,11 +110,17 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     # Not TESTING: the session cookie is Secure, as in production (browsers accept Secure
     # cookies from http://127.0.0.1, a secure context).
     application = create_app({"DATABASE_URL": url, "SECRET_KEY": uuid.uuid4().hex})
+    with application.app_context():  # the demo's people and proposals, with this app's key
+        from app.api.proposals import ballot_key
+        from app.demo_community import load_community
+
+        load_community(database, DEMO_SLUG, ballot_key=ballot_key())
+    database.dispose()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveSite(f"http://127.0.0.1:{server.server_port}", DEMO_SLUG)
+        yield LiveSite(f"http://127.0.0.1:{server.server_port}", DEMO_SLUG, url)
     finally:
         server.shutdown()
         server.server_close()

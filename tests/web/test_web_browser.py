@@ -21,6 +21,13 @@ PAGES = {
     "preferences": "/preferences",
     "not-found": "/pots/no-such-pot",
     "reconciliation": "/pots/{slug}/opencollective",
+    "proposals": "/pots/{slug}/proposals",
+    "proposals-filtered": "/pots/{slug}/proposals?status=paid&category=publications",
+    "proposals-bad-filter": "/pots/{slug}/proposals?status=bribed",
+    "proposal": "/pots/{slug}/proposals/1",
+    "proposal-rejected": "/pots/{slug}/proposals/3",
+    "rules": "/pots/{slug}/rules",
+    "invitation": "/invitations/accept?token=an-unknown-token",
 }
 SERIOUS = ("serious", "critical")
 
@@ -64,7 +71,9 @@ def focusable_count(page: Any) -> int:
     )
 
 
-@pytest.mark.parametrize("name", ["index", "overview", "ledger", "entry", "preferences"])
+@pytest.mark.parametrize(
+    "name", ["index", "overview", "ledger", "entry", "preferences", "proposals", "proposal"]
+)
 def test_everything_is_reachable_by_keyboard(page: Any, live_site: LiveSite, name: str) -> None:
     open_page(page, live_site, PAGES[name])
     expected = focusable_count(page)
@@ -105,8 +114,22 @@ def test_filtering_the_ledger_with_the_keyboard(page: Any, live_site: LiveSite) 
     page.keyboard.press("Enter")
     page.wait_for_url("**/ledger?kind=payout**")
     rows = page.locator("table.entries tbody tr")
-    assert rows.count() == 4
+    assert rows.count() == payouts_in(live_site)
     assert all("payout" in text for text in rows.all_inner_texts())
+
+
+def payouts_in(site: LiveSite) -> int:
+    from sqlalchemy import func, select
+
+    from ledger.db import Database
+    from ledger.models import Entry
+
+    database = Database(site.database_url)
+    try:
+        with database.read() as session:
+            return int(session.scalar(select(func.count()).where(Entry.kind == "payout")) or 0)
+    finally:
+        database.dispose()
 
 
 def test_choosing_a_time_zone_survives_the_csrf_check(page: Any, live_site: LiveSite) -> None:
