@@ -3,11 +3,15 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/pb_bench.py [--file PATH] [--repeat 3] [--timeout 1800] [--no-reference]
+        [--no-write]
 
 "Largest" means the most approvals in total (the work MES does grows with them). pabutools is
 GPL-3.0 and never a dependency of this project: it is installed with pip into a throwaway
 virtualenv in a temporary directory, run in a subprocess, and deleted afterwards. If that
 install fails (e.g. no network), only our figures are reported.
+
+It prints its figures and replaces the "Participatory budgeting" section of
+``docs/benchmarks.md`` (``--no-write`` to leave the file alone).
 """
 
 from __future__ import annotations
@@ -19,18 +23,30 @@ import sys
 import tempfile
 import time
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "pabulib"
 sys.path.insert(0, str(ROOT))
 
-from ledger.pb import Election, load_pb, mes_add1  # noqa: E402 - needs the path above
+from bench.common import (  # noqa: E402 - needs the path above
+    environment_rows,
+    fmt_seconds,
+    load_average,
+    markdown_table,
+    utc_now,
+    write_markdown_section,
+)
+from ledger.pb import Election, load_pb, mes_add1  # noqa: E402
+
+SECTION = "Participatory budgeting: mes_add1 against pabutools"
 
 # Runs inside the throwaway virtualenv: parse with pabutools and time its iterated MES
 # (cost utilities, per-voter budget +1 until exhaustive), printing JSON on the last line.
 REFERENCE_SCRIPT = """
 import json, sys, time
+from importlib.metadata import version
 from pabutools.election import Cost_Sat, parse_pabulib
 from pabutools.rules import method_of_equal_shares
 
@@ -38,7 +54,8 @@ instance, profile = parse_pabulib(sys.argv[1])
 wall, cpu = time.perf_counter(), time.process_time()
 outcome = method_of_equal_shares(instance, profile, sat_class=Cost_Sat, voter_budget_increment=1)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-print(json.dumps({"wall": wall, "cpu": cpu, "winners": sorted(p.name for p in outcome)}))
+winners = sorted(p.name for p in outcome)
+print(json.dumps({"wall": wall, "cpu": cpu, "winners": winners, "version": version("pabutools")}))
 """
 
 
@@ -107,6 +124,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of ours (best kept)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed to pabutools")
     parser.add_argument("--no-reference", action="store_true", help="only time our implementation")
+    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
 
     path = args.file or largest_election()
@@ -122,9 +140,12 @@ def main() -> int:
 
     print("installing pabutools into a throwaway virtualenv ...", flush=True)
     reference = time_reference(path, args.timeout)
+    figures = Figures(path.name, voters, projects, approvals, args.repeat, wall, cpu, our_winners)
     if isinstance(reference, str):
         print(reference)
         print("reporting our figures only")
+        if not args.no_write:
+            write_markdown_section(SECTION, render(figures, None, reference))
         return 0
     ref_cpu, ref_wall = float(reference["cpu"]), float(reference["wall"])  # type: ignore[arg-type]
     print(f"pabutools mes_add1: {ref_cpu:9.3f} s CPU, {ref_wall:9.3f} s wall")
@@ -133,7 +154,71 @@ def main() -> int:
     print(f"outcomes agree ({len(our_winners)} winners)" if agree else "OUTCOMES DIFFER")
     if not agree:
         print(f"  pabutools: {reference['winners']}\n  ours:      {our_winners}")
+    if not args.no_write:
+        write_markdown_section(SECTION, render(figures, reference, None))
     return 0 if agree else 1
+
+
+@dataclass(frozen=True)
+class Figures:
+    file: str
+    voters: int
+    projects: int
+    approvals: int
+    repeat: int
+    wall: float
+    cpu: float
+    winners: list[str]
+
+
+def render(ours: Figures, reference: dict[str, object] | None, why_not: str | None) -> str:
+    """The section of docs/benchmarks.md: environment, method, results, target."""
+    env = environment_rows(packages=())
+    installed = f"pabutools {reference['version']}" if reference else "pabutools (not run)"
+    env[-1] = ["Reference", f"{installed}, from PyPI into a throwaway virtualenv"]
+    env.append(["Load average at the end", load_average()])
+    rows = [["ours (`ledger.pb.mes_add1`)", fmt_seconds(ours.cpu), fmt_seconds(ours.wall)]]
+    if reference is not None:
+        ref_cpu, ref_wall = float(reference["cpu"]), float(reference["wall"])  # type: ignore[arg-type]
+        rows.append(["pabutools", fmt_seconds(ref_cpu), fmt_seconds(ref_wall)])
+        ratio = ref_cpu / ours.cpu
+        agree = reference["winners"] == ours.winners
+        verdict = (
+            f"pabutools / ours, CPU time: **{ratio:.1f}x**. Target: at least as fast as "
+            f"pabutools (ratio at least 1.0). {'Met' if ratio >= 1 else 'Not met'} in this run. "
+            + (
+                f"Both chose the same {len(ours.winners)} winners."
+                if agree
+                else "THE OUTCOMES DIFFER: see the script's output."
+            )
+        )
+    else:
+        verdict = f"No reference figures in this run: {(why_not or '').splitlines()[0]}"
+    return f"""Measured {utc_now()} with `python bench/pb_bench.py` (options: --file PATH,
+--repeat N, --timeout S, --no-reference, --no-write).
+
+### Environment
+
+{markdown_table(["", ""], env)}
+
+### Method
+
+The largest election among the 30 pabulib files in `tests/fixtures/pabulib/` (the most
+approvals in total; the work Equal Shares does grows with them): `{ours.file}`, {ours.voters:,}
+voters, {ours.projects} projects, {ours.approvals:,} approvals. Both sides count `mes_add1` (Equal
+Shares with cost utilities, every voter's share raised by one currency unit at a time until the
+outcome is exhaustive) on the parsed election; parsing is not timed. Ours is the best of
+{ours.repeat} runs in this process (`ledger.pb.rules`, exact fractions); pabutools'
+`method_of_equal_shares(..., sat_class=Cost_Sat, voter_budget_increment=1)` runs once in a
+subprocess of the throwaway virtualenv, with its default number type. The ratio uses CPU
+time: on a shared machine wall-clock time mostly measures the neighbours.
+
+### Results
+
+{markdown_table(["implementation", "CPU", "wall clock"], rows)}
+
+{verdict}
+"""
 
 
 if __name__ == "__main__":
