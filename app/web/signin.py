@@ -30,7 +30,7 @@ blp = Blueprint("signin", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "web.signin.sign_in"
 login_manager.login_message = "Please sign in to see that page."
-login_manager.session_protection = "strong"
+login_manager.session_protection = "basic"
 
 __all__ = ["SignedIn", "blp", "init_signin", "login_required", "require_pot_role", "signed_in"]
 
