@@ -205,6 +205,7 @@ def render_treasury(
     )
 
 
+@blp.app_template_global("pot_manage_links")
 def manage_links(slug: str) -> list[tuple[str, str]]:
     """The pages that run the pot which the signed-in person may open (their role's)."""
     user = signed_in()
@@ -219,7 +220,10 @@ def manage_links(slug: str) -> list[tuple[str, str]]:
             ("web.opencollective.reconciliation_page", "Open Collective"),
         ]
     if user.is_admin or role == Role.STEWARD:
-        links += [("web.stewards.members_page", "Members"), ("web.stewards.edit_rules", "Rules")]
+        links += [
+            ("web.stewards.members_page", "Members"),
+            ("web.stewards.edit_rules", "Edit rules"),
+        ]
     return links
 
 
