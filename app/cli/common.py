@@ -73,3 +73,23 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+EVERY_HELP = "Keep doing it every SECONDS until SIGTERM/SIGINT (for a Procfile process)."
+
+
+def once_or_every(every: int | None, step: Callable[[], None], what: str) -> None:
+    """Run ``step`` once, or (``every`` seconds) until the process is told to stop; a failed
+    step is logged and tried again next time, so a worker outlives a database restart."""
+    if every is None:
+        step()
+        return
+    with stop_on_signals() as stop:
+        click.echo(f"{what} every {every}s until stopped")
+        while not stop.is_set():
+            try:
+                step()
+            except Exception:
+                log.exception("%s failed; trying again in %ss", what, every)
+            stop.wait(every)
+    click.echo("stopped")

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import refusals_as_errors, stop_on_signals
+from app.cli.common import EVERY_HELP, once_or_every, refusals_as_errors
 from app.extensions import database
 from ledger import pots as ledger_pots
 from ledger.governance import proposals as governance
 from ledger.money import to_decimal_string
 from ledger.timestamps import utcnow
-
-log = logging.getLogger(__name__)
 
 
 @click.group(cls=AppGroup)
@@ -23,11 +19,7 @@ def proposals() -> None:
 
 
 @proposals.command("close-due")
-@click.option(
-    "--every",
-    type=click.IntRange(min=1),
-    help="Keep doing it every SECONDS until SIGTERM/SIGINT (for a Procfile process).",
-)
+@click.option("--every", type=click.IntRange(min=1), help=EVERY_HELP)
 @refusals_as_errors
 def close_due(every: int | None) -> None:
     """Apply every decision whose deadline has passed (all pots), and fund what waits.
@@ -35,18 +27,7 @@ def close_due(every: int | None) -> None:
     Safe to run from cron on several hosts at once: each pot is settled under its lock, and a
     proposal already settled by another run is left alone.
     """
-    if every is None:
-        _close_due_round()
-        return
-    with stop_on_signals() as stop:
-        click.echo(f"closing due proposals every {every}s until stopped")
-        while not stop.is_set():
-            try:
-                _close_due_round()
-            except Exception:  # a worker outlives a bad round (e.g. a database restart)
-                log.exception("close-due round failed; trying again in %ss", every)
-            stop.wait(every)
-    click.echo("stopped")
+    once_or_every(every, _close_due_round, "closing due proposals")
 
 
 def _close_due_round() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import CommandError, refusals_as_errors
+from app.cli.common import EVERY_HELP, CommandError, once_or_every, refusals_as_errors
 from app.extensions import database
 from ledger import pots as ledger_pots
 from ledger.rounds import services, settlement
@@ -18,14 +18,19 @@ def rounds() -> None:
 
 
 @rounds.command("advance")
+@click.option("--every", type=click.IntRange(min=1), help=EVERY_HELP)
 @refusals_as_errors
-def advance() -> None:
+def advance(every: int | None) -> None:
     """Count every round whose voting has closed and fund every round whose funding date has
     come (all pots).
 
     Safe to run from cron on several hosts at once: each pot is advanced under its lock and
     re-read there, so a round is counted once and funded once.
     """
+    once_or_every(every, _advance_round, "advancing rounds")
+
+
+def _advance_round() -> None:
     db = database()
     now = utcnow()
     with db.read() as session:
