@@ -704,6 +704,12 @@ def test_the_api_shows_pending_pushes_expenses_and_errors(
     assert "'expenses' scope" in state["push_error"]
     assert state["finished_expenses"] == 0
 
+    # The treasurer's page shows the same.
+    page = web.get(f"/pots/{linked}/opencollective").get_data(as_text=True)
+    assert "Grants pushed as expenses" in page
+    assert expense["id"] in page and "PENDING" in page
+    assert "the &#39;expenses&#39; scope" in page or "'expenses' scope" in page
+
 
 def test_the_sync_worker_also_pushes_and_follows(
     databases: Any, oc_server: FakeServer, oc_fake: FakeOpenCollective, tmp_path: Path

@@ -23,6 +23,7 @@ from app.problems import status_for
 from app.web.signin import login_required, require_pot_role, signed_in
 from app.web.treasury import manage_links
 from app.web.treasury_forms import ResolveForm, sentence
+from integrations.opencollective import push as oc_push
 from integrations.opencollective import reconcile as oc_reconcile
 from integrations.opencollective import store as oc_store
 from integrations.opencollective.errors import OpenCollectiveError
@@ -108,6 +109,7 @@ def render_reconciliation(
     with database().read() as session:
         pot = ledger_pots.get_pot(session, slug)
         link = oc_store.find_link(session, pot)
+        pushes = oc_push.push_state(session, pot, link) if link is not None else None
     report: oc_reconcile.Report | None = None
     error: str | None = None
     if link is not None:
@@ -122,6 +124,7 @@ def render_reconciliation(
         "oc/reconciliation.html",
         pot=pot,
         link=link,
+        pushes=pushes,
         report=report,
         error=error,
         can_resolve=_may_resolve(slug),
