@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
-from app.api.schemas import MoneySchema
+from app.api.schemas import MoneySchema, StrictSchema, minor_units
 from ledger.governance.models import (
     MAX_CATEGORY,
     MAX_OC_SLUG,
@@ -15,18 +15,6 @@ from ledger.governance.models import (
     STATUS_VALUES,
 )
 from ledger.money import MAX_AMOUNT
-
-MinorUnits = fields.Integer(
-    required=True,
-    strict=True,  # "250" and 2.5 are refused, not coerced
-    validate=validate.Range(min=1, max=MAX_AMOUNT),
-    metadata={"description": "Integer minor units of the pot's currency (pence for GBP)"},
-)
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class PayeeInSchema(StrictSchema):
@@ -46,7 +34,7 @@ class ProposalInSchema(StrictSchema):
         validate=validate.Length(max=MAX_SUMMARY),
         metadata={"description": "Markdown"},
     )
-    amount = MinorUnits
+    amount = minor_units(required=True)
     payee = fields.Nested(PayeeInSchema, required=True)
     category = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=MAX_CATEGORY)
@@ -78,7 +66,7 @@ class VoteInSchema(StrictSchema):
 
 
 class PayoutInSchema(StrictSchema):
-    amount = MinorUnits
+    amount = minor_units(required=True)
     memo = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=2000)
     )

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
 from app.api.access import role_required
-from app.api.schemas import MoneySchema
+from app.api.schemas import MoneySchema, StrictSchema, minor_units
 from app.auth import require_role, require_user
 from app.extensions import database
 from app.idempotency import idempotent
@@ -46,18 +46,6 @@ blp = Blueprint("rounds", __name__, description="Participatory-budgeting rounds"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _minor(**kwargs: Any) -> fields.Integer:
-    kwargs.setdefault(
-        "metadata", {"description": "Integer minor units of the pot's currency (pence for GBP)"}
-    )
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kwargs)
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-
 class RoundScheduleInSchema(StrictSchema):
     proposals_open = fields.AwareDateTime(required=True)
     review_starts = fields.AwareDateTime(required=True)
@@ -71,7 +59,7 @@ class RoundLimitsInSchema(StrictSchema):
     max_projects = fields.Integer(
         strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1)
     )
-    max_cost = _minor(load_default=None, allow_none=True)
+    max_cost = minor_units(load_default=None, allow_none=True)
 
 
 class RoundInSchema(StrictSchema):
@@ -84,7 +72,7 @@ class RoundInSchema(StrictSchema):
         validate=validate.OneOf(RULE_VALUES),
         metadata={"description": "Approval rounds only; default mes_add1"},
     )
-    budget = _minor(required=True)
+    budget = minor_units(required=True)
     schedule = fields.Nested(RoundScheduleInSchema, required=True)
     ballot_limits = fields.Nested(
         RoundLimitsInSchema, load_default=lambda: RoundLimitsInSchema().load({})
@@ -101,9 +89,9 @@ class RoundPayeeInSchema(StrictSchema):
 class RoundProjectInSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE))
     summary = fields.String(load_default="", validate=validate.Length(max=MAX_SUMMARY))
-    cost = _minor(load_default=None, metadata={"description": "Approval rounds: its cost"})
-    minimum = _minor(load_default=None, metadata={"description": "Co-funding: what it needs"})
-    maximum = _minor(load_default=None, metadata={"description": "Co-funding: at most this"})
+    cost = minor_units(load_default=None, metadata={"description": "Approval rounds: its cost"})
+    minimum = minor_units(load_default=None, metadata={"description": "Co-funding: what it needs"})
+    maximum = minor_units(load_default=None, metadata={"description": "Co-funding: at most this"})
     payee = fields.Nested(RoundPayeeInSchema, required=True)
 
     @validates_schema
@@ -132,7 +120,7 @@ class RoundBallotInSchema(StrictSchema):
 
 class RoundPledgeInSchema(StrictSchema):
     project = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
-    amount = _minor(required=True)
+    amount = minor_units(required=True)
 
 
 class RoundPledgesInSchema(StrictSchema):

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from ledger.entries import MAX_PAGE
 from ledger.journal import KINDS, MAX_MEMO, MAX_REF
 from ledger.money import MAX_AMOUNT
+
+
+def minor_units(**kwargs: Any) -> fields.Integer:
+    """An amount of money in integer minor units: strict, so "250" and 2.5 are refused."""
+    kwargs.setdefault(
+        "metadata", {"description": "Integer minor units of the pot's currency (pence for GBP)"}
+    )
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kwargs)
+
+
+class StrictSchema(Schema):
+    """A request body: an unknown field is an error, not silently ignored."""
+
+    class Meta:
+        unknown = RAISE
 
 
 class ProblemSchema(Schema):
@@ -99,22 +116,14 @@ class EntryQuerySchema(Schema):
     until = fields.Date(metadata={"description": "Last UTC day included (YYYY-MM-DD)"})
 
 
-class EntryInSchema(Schema):
+class EntryInSchema(StrictSchema):
     """Money a treasurer records by hand (allocations and releases come from decisions)."""
-
-    class Meta:
-        unknown = RAISE
 
     kind = fields.String(
         required=True,
         validate=validate.OneOf(["contribution", "refund", "fee", "payout", "adjustment"]),
     )
-    amount = fields.Integer(
-        required=True,
-        strict=True,
-        validate=validate.Range(min=1, max=MAX_AMOUNT),
-        metadata={"description": "Integer minor units, always positive"},
-    )
+    amount = minor_units(required=True)
     memo = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MEMO))
     external_ref = fields.String(validate=validate.Length(min=1, max=MAX_REF))
     direction = fields.String(
