@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from ledger.db import Database
 from ledger.errors import InvalidInput, LedgerError
 from ledger.governance import funding
-from ledger.journal import append_locked, lock_pot
+from ledger.journal import EntryRequest, append_many_locked, lock_pot
 from ledger.models import Entry, Pot
 from ledger.timestamps import utcnow
 
@@ -123,7 +123,7 @@ def append_transactions(session: Session, pot: Pot, txs: Sequence[OCTransaction]
     commitments = expense_commitments(
         session, pot, {tx.expense_id for tx in txs if tx.expense_id and tx.kind == "EXPENSE"}
     )
-    new_entries: list[Entry] = []
+    requests: list[EntryRequest] = []
     for tx in txs:
         ref = external_ref(tx.id)
         # Compared by reference only, never by content: Open Collective lets people edit
@@ -136,10 +136,11 @@ def append_transactions(session: Session, pot: Pot, txs: Sequence[OCTransaction]
         if request is None:
             outcome.empty += 1
             continue
-        result = append_locked(session, pot, request)
-        outcome.appended.append(result.entry.seq)
-        new_entries.append(result.entry)
+        requests.append(request)
         existing.add(ref)
+    # One batch for the page: all of it is appended, or (a refusal) none of it.
+    new_entries = [result.entry for result in append_many_locked(session, pot, requests)]
+    outcome.appended.extend(entry.seq for entry in new_entries)
     if new_entries:
         funding.after_entries(session, pot, new_entries, actor="opencollective", now=utcnow())
     return outcome

@@ -184,9 +184,11 @@ def after_entries(
     command): payouts out of a proposal's commitment count as paying it, and money arriving
     funds the proposals waiting for it."""
     for entry in entries:
+        if entry.kind != "payout":
+            continue
         for posting in entry.postings:
             ref = posting.account.removeprefix(accounts.COMMITTED_PREFIX)
-            if entry.kind != "payout" or posting.amount >= 0 or not ref.startswith("proposal:"):
+            if posting.amount >= 0 or not ref.startswith("proposal:"):
                 continue
             proposal = session.get(Proposal, int(ref.split(":", 1)[1]))
             if proposal is not None and proposal.pot_id == pot.id and proposal.status in HOLDING:
