@@ -239,8 +239,8 @@ def document(
             "",
             *flatness(rows),
             "",
-            "Nearly all of the time is the ledger's own append (`append_locked`: hashing, the",
-            "Merkle tree, balances; see the Ledger section), not Open Collective or the sync.",
+            "Each page is appended as one ledger batch (`append_many_locked`: hashing, the",
+            "Merkle tree, balances; see the Ledger section).",
         ]
     )
 
