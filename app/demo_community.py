@@ -18,6 +18,7 @@ from ledger.governance import proposals, rulebook
 from ledger.governance.models import Proposal
 from ledger.journal import lock_pot
 from ledger.people import accounts
+from ledger.people.membership import membership
 from ledger.people.models import Membership
 from ledger.pots import get_pot
 
@@ -175,10 +176,7 @@ def _people(session: Session, slug: str) -> tuple[dict[str, int], int]:
             user = accounts.create_user(session, p.email, name=p.name, password=DEMO_PASSWORD)
             added += 1
         ids[p.key] = user.id
-        exists = session.scalar(
-            select(Membership.id).where(Membership.pot_id == pot.id, Membership.user_id == user.id)
-        )
-        if exists is None:
+        if membership(session, pot.id, user.id) is None:
             session.add(Membership(pot_id=pot.id, user_id=user.id, role=p.role, joined_at=JOINED))
     return ids, added
 

@@ -150,8 +150,8 @@ def export_csv(session: Session, pot: Pot) -> Iterator[str]:
                     entry.seq,
                     entry.recorded_at,
                     entry.kind,
-                    _csv_safe(entry.memo),
-                    _csv_safe(entry.actor),
+                    csv_safe(entry.memo),
+                    csv_safe(entry.actor),
                     entry.external_ref or "",
                     entry.reverses_seq or "",
                     posting.account,
@@ -164,6 +164,6 @@ def export_csv(session: Session, pot: Pot) -> Iterator[str]:
         yield flush()
 
 
-def _csv_safe(text: str) -> str:
+def csv_safe(text: str) -> str:
     """Stop spreadsheets from running member-written text as a formula (CSV injection)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

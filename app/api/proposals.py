@@ -168,10 +168,10 @@ _proposal_action(
 
 
 @blp.route("/proposals/<int:proposal_id>/close", methods=["POST"])
+@treasurer_of_its_pot
 @blp.response(200, ProposalDetailSchema)
 def close_proposal(proposal_id: int) -> dict[str, Any]:
     """Close a funded proposal (treasurers): what was not paid goes back to available."""
-    _require_role_for(proposal_id, Role.TREASURER)
     with database().write() as session:
         proposal = proposals.close(session, proposal_id, actor=_actor(), now=utcnow())
         return describe_fully(session, proposal)

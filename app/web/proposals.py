@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
@@ -26,6 +26,7 @@ from app.web.forms import VOTE_CHOICES, ActionForm, ProposalFilterForm, VoteForm
 from app.web.signin import signed_in
 from ledger import pots as ledger_pots
 from ledger.db import Database
+from ledger.entries import csv_safe
 from ledger.governance import proposals, reading, rulebook
 from ledger.governance.errors import ProposalNotFound
 from ledger.governance.funding import HOLDING
@@ -326,14 +327,14 @@ def _csv(db: Database, slug: str, status: str | None, category: str | None) -> I
         writer.writerow(
             (
                 p["id"],
-                _csv_safe(p["title"]),
+                csv_safe(p["title"]),
                 p["status"],
-                _csv_safe(p["category"] or ""),
+                csv_safe(p["category"] or ""),
                 to_decimal_string(p["amount"]["amount"], pot.currency),
                 pot.currency,
-                _csv_safe(p["payee"]["name"]),
+                csv_safe(p["payee"]["name"]),
                 p["payee"]["opencollective"] or "",
-                _csv_safe(p["proposer"]["name"]),
+                csv_safe(p["proposer"]["name"]),
                 p["created_at"],
                 p["opened_at"] or "",
                 p["closes_at"] or "",
@@ -341,7 +342,7 @@ def _csv(db: Database, slug: str, status: str | None, category: str | None) -> I
                 p["tally"]["approvals"],
                 p["tally"]["objections"],
                 p["tally"]["abstentions"],
-                _csv_safe(decision.get("reason", "")),
+                csv_safe(decision.get("reason", "")),
                 to_decimal_string(p["funding"]["committed"]["amount"], pot.currency),
                 to_decimal_string(p["funding"]["paid"]["amount"], pot.currency),
                 p["rules_version"] or "",
@@ -349,18 +350,3 @@ def _csv(db: Database, slug: str, status: str | None, category: str | None) -> I
             )
         )
         yield flush()
-
-
-def _csv_safe(text: str) -> str:
-    """Members' text never starts a spreadsheet formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@blp.app_template_global("pot_rounds_url")
-def pot_rounds_url(slug: str) -> str | None:
-    """The pot's participatory-budgeting rounds page, once that page exists (it is built
-    separately): found by its path, so no endpoint name is guessed here."""
-    for rule in current_app.url_map.iter_rules():
-        if rule.rule == "/pots/<slug>/rounds" and "GET" in (rule.methods or ()):
-            return url_for(rule.endpoint, slug=slug)
-    return None

@@ -22,7 +22,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy.orm import Session
-from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from app.api.rounds import ballot_key
@@ -368,7 +367,4 @@ def _rows(
 def _proposal_url(slug: str, proposal_id: int | None) -> str | None:
     if proposal_id is None:
         return None
-    try:
-        return url_for("web.proposals.detail", slug=slug, proposal_id=proposal_id)
-    except BuildError:  # the proposal pages are not part of this site
-        return None
+    return url_for("web.proposals.detail", slug=slug, proposal_id=proposal_id)

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.extensions import database
 from app.ratelimit import failed_sign_ins, failed_sign_ins_per_email
-from app.web.preferences import _local_path
+from app.web.preferences import local_path
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.people import accounts
 from ledger.people.membership import role_in
@@ -107,7 +107,7 @@ class SignOutForm(FlaskForm):
 def sign_in() -> Response | tuple[str, int]:
     form = SignInForm()
     if request.method == "GET":
-        form.next.data = _local_path(request.args.get("next"))
+        form.next.data = local_path(request.args.get("next"))
     if form.validate_on_submit():
         try:
             with database().read() as db_session:
@@ -118,7 +118,7 @@ def sign_in() -> Response | tuple[str, int]:
             return render_template("signin/sign_in.html", form=form), 401
         session.clear()  # a new session for the signed-in person (no fixation)
         login_user(person)
-        return redirect(_local_path(form.next.data) or url_for("web.index"))
+        return redirect(local_path(form.next.data) or url_for("web.index"))
     status = 400 if request.method == "POST" else 200
     return render_template("signin/sign_in.html", form=form), status
 

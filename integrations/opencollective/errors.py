@@ -7,6 +7,8 @@ echoes a rejected personal token back in its error message ("Invalid Personal To
 
 from __future__ import annotations
 
+from ledger.errors import LedgerError
+
 
 class OpenCollectiveError(Exception):
     """Base class: anything that went wrong talking to Open Collective."""
@@ -62,3 +64,12 @@ class OpenCollectiveOutcomeUnknown(OpenCollectiveUnavailable):
     It may or may not have been applied, so the client does not resend it: the caller must look
     for the object it tried to create (e.g. `find_expenses(custom_data=...)`) before retrying.
     """
+
+
+def describe(exc: Exception) -> str:
+    """An exception as a line for treasurers: never the token, never connection details."""
+    if isinstance(exc, LedgerError):
+        return f"{exc.title}: {exc.detail}"
+    if isinstance(exc, OpenCollectiveError):
+        return exc.message  # already free of the token
+    return f"{type(exc).__name__} (see the log)"

@@ -25,7 +25,12 @@ from ledger.journal import lock_pot
 from ledger.models import Pot
 
 from .client import OpenCollectiveClient
-from .errors import OpenCollectiveAuthError, OpenCollectiveError, OpenCollectiveUnavailable
+from .errors import (
+    OpenCollectiveAuthError,
+    OpenCollectiveError,
+    OpenCollectiveUnavailable,
+    describe,
+)
 from .models import OCExpense
 from .store import OCExpenseLink, link_for_slug, now_text
 
@@ -172,12 +177,3 @@ def _note_link_error(db: Database, link_id: int, message: str, now: datetime | N
                 link.last_error, link.last_error_at = message[:MAX_ERROR], now_text(now)
     except Exception:  # the database may be what failed; the log line says why
         log.exception("could not store the follow failure of expense link %s", link_id)
-
-
-def describe(exc: Exception) -> str:
-    """An exception as a line for treasurers: never the token, never connection details."""
-    if isinstance(exc, LedgerError):
-        return f"{exc.title}: {exc.detail}"
-    if isinstance(exc, OpenCollectiveError):
-        return exc.message  # already free of the token
-    return f"{type(exc).__name__} (see the log)"

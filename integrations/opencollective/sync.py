@@ -39,7 +39,7 @@ from ledger.timestamps import utcnow
 
 from .accounting import external_ref, map_transaction
 from .client import MAX_PAGE_SIZE, OpenCollectiveClient
-from .errors import OpenCollectiveError
+from .errors import OpenCollectiveError, describe
 from .models import OCTransaction
 from .store import (
     adjusted_amounts,
@@ -210,7 +210,7 @@ def sync_pot(
                 break
     except Exception as exc:
         # Whatever stopped it (a database failure too) is stored where treasurers look.
-        message = f"sync of {slug} stopped at offset {cursor}: {_reason(exc)}"
+        message = f"sync of {slug} stopped at offset {cursor}: {describe(exc)}"
         _record_failure(db, slug, message)
         if isinstance(exc, OpenCollectiveError | LedgerError):
             raise SyncFailed(message, result=result) from exc
@@ -218,14 +218,6 @@ def sync_pot(
     if not should_stop():
         _record_success(db, slug)
     return result
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, LedgerError):
-        return f"{exc.title}: {exc.detail}"
-    if isinstance(exc, OpenCollectiveError):
-        return exc.message  # already free of the token
-    return f"{type(exc).__name__} (see the log)"  # its text may hold connection details
 
 
 def _complete_runs(page: Sequence[OCTransaction]) -> Sequence[OCTransaction]:

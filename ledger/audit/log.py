@@ -118,7 +118,7 @@ def verify_events(session: Session, pot: Pot) -> tuple[int, int | None]:
     with rows:  # closes the (server-side, on PostgreSQL) cursor when we stop early
         for count, event in enumerate(rows, start=1):
             try:
-                details = _parse(event.data_json)
+                details = parse_json_object(event.data_json)
                 recomputed = entry_hash(canonical_bytes(_document(pot.slug, event, details)))
             except (ValueError, TypeError):
                 return count, event.seq
@@ -129,11 +129,7 @@ def verify_events(session: Session, pot: Pot) -> tuple[int, int | None]:
 
 
 def event_data(event: AuditEvent) -> dict[str, Any]:
-    return _parse(event.data_json)
-
-
-def _parse(text: str) -> dict[str, Any]:
-    return parse_json_object(text)
+    return parse_json_object(event.data_json)
 
 
 def _document(pot_slug: str, event: AuditEvent, details: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ledger import audit
 from ledger.chain import format_timestamp, parse_json_object
-from ledger.governance import voting
+from ledger.governance import funding, voting
 from ledger.governance.models import CoProposer, Proposal, Status, Vote
 from ledger.governance.rulebook import rules_version
 from ledger.governance.rules import Ballot
@@ -28,7 +28,8 @@ def summary(
     session: Session, pot: Pot, proposal: Proposal, *, now: datetime, render: Any
 ) -> dict[str, Any]:
     """The proposal with where it stands at ``now`` (``render`` turns Markdown into safe HTML)."""
-    names = _names(session, [proposal.proposer_id, *_co_proposers(session, proposal)])
+    co_proposers = _co_proposers(session, proposal)
+    names = _names(session, [proposal.proposer_id, *co_proposers])
     pending = voting.current_decision(session, pot, proposal, now=now)
     decided = pending is not None and pending.is_final
     decision = (
@@ -52,7 +53,7 @@ def summary(
         "status": pending.outcome.value if decided and pending else proposal.status,
         "decision_applied": not decided,
         "proposer": _person(proposal.proposer_id, names),
-        "co_proposers": [_person(u, names) for u in _co_proposers(session, proposal)],
+        "co_proposers": [_person(u, names) for u in co_proposers],
         "created_at": _time(proposal.created_at),
         "opened_at": _time(proposal.opened_at),
         "closes_at": _time(proposal.closes_at),
@@ -99,9 +100,12 @@ def detail(
         voter_names = _names(session, [v.voter_id for v in votes if v.voter_id])
         described["votes"] = [_vote(v, voter_names) for v in votes]
     mine = voting.my_vote(session, proposal, viewer_id, ballot_key) if viewer_id else None
-    described["my_vote"] = _vote(mine, _names(session, [viewer_id])) if mine and viewer_id else None
-    if described["my_vote"] is not None and secret:
-        described["my_vote"]["voter"] = _person(viewer_id, _names(session, [viewer_id]))
+    described["my_vote"] = None
+    if mine is not None and viewer_id is not None:
+        viewer = _names(session, [viewer_id])
+        described["my_vote"] = _vote(mine, viewer)
+        if secret:  # the row names nobody; the reader is the voter
+            described["my_vote"]["voter"] = _person(viewer_id, viewer)
     return described
 
 
@@ -121,7 +125,7 @@ def waiting_position(session: Session, proposal: Proposal) -> int | None:
 
 
 def _funding(session: Session, pot: Pot, proposal: Proposal) -> dict[str, Any]:
-    holding = proposal.status in (Status.FUNDED, Status.PARTLY_PAID)
+    holding = proposal.status in funding.HOLDING
     return {
         "committed": _money(proposal.amount - proposal.paid_amount if holding else 0, pot),
         "paid": _money(proposal.paid_amount, pot),

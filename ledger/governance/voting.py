@@ -27,6 +27,7 @@ from ledger.governance.models import MAX_REASON, Choice, CoProposer, Proposal, S
 from ledger.governance.rulebook import rules_version
 from ledger.governance.rules import Ballot, DecisionRules
 from ledger.models import Pot
+from ledger.people.membership import membership
 from ledger.people.models import Membership, Role
 
 
@@ -147,9 +148,7 @@ def cast_vote(
     if now >= proposal.closes_at:
         raise VotingClosed(f"voting on proposal #{proposal.id} closed at {proposal.closes_at}")
     rules = rules_version(session, pot, proposal.rules_version)
-    member = session.scalars(
-        select(Membership).where(Membership.pot_id == pot.id, Membership.user_id == user_id)
-    ).one_or_none()
+    member = membership(session, pot.id, user_id)
     if member is None:
         raise NotAllowedToVote(f"only members of {pot.slug} may vote")
     if user_id in proposers(session, proposal):
@@ -160,12 +159,10 @@ def cast_vote(
             "let only earlier members vote"
         )
     secret = rules.ballot is Ballot.SECRET
-    key = voter_key(ballot_key, proposal.id, user_id)
-    vote = session.scalars(
-        select(Vote).where(Vote.proposal_id == proposal.id, Vote.voter_key == key)
-    ).one_or_none()
+    vote = my_vote(session, proposal, user_id, ballot_key)
     changed = vote is not None
     if vote is None:
+        key = voter_key(ballot_key, proposal.id, user_id)
         vote = Vote(proposal_id=proposal.id, voter_key=key, cast_at=now)
         session.add(vote)
     vote.voter_id = None if secret else user_id
