@@ -30,17 +30,18 @@ def summary(
     """The proposal with where it stands at ``now`` (``render`` turns Markdown into safe HTML)."""
     co_proposers = _co_proposers(session, proposal)
     names = _names(session, [proposal.proposer_id, *co_proposers])
-    pending = voting.current_decision(session, pot, proposal, now=now)
+    counted = voting.tally(session, proposal)
+    rules = None
+    if proposal.rules_version is not None:
+        rules = rules_version(session, pot, proposal.rules_version)
+    pending = voting.current_decision(session, pot, proposal, now=now, rules=rules, counted=counted)
     decided = pending is not None and pending.is_final
     decision = (
         pending.to_dict()
         if decided and pending
         else (parse_json_object(proposal.decision_json) if proposal.decision_json else None)
     )
-    counted = voting.tally(session, proposal)
-    ballot = None
-    if proposal.rules_version is not None:
-        ballot = rules_version(session, pot, proposal.rules_version).ballot.value
+    ballot = None if rules is None else rules.ballot.value
     return {
         "id": proposal.id,
         "pot": pot.slug,

@@ -82,14 +82,23 @@ def electorate(session: Session, proposal: Proposal, rules: DecisionRules) -> El
 
 
 def current_decision(
-    session: Session, pot: Pot, proposal: Proposal, *, now: datetime
+    session: Session,
+    pot: Pot,
+    proposal: Proposal,
+    *,
+    now: datetime,
+    rules: DecisionRules | None = None,
+    counted: Tally | None = None,
 ) -> Decision | None:
-    """Where an open proposal stands at ``now`` (None unless it is open)."""
+    """Where an open proposal stands at ``now`` (None unless it is open). A caller that has
+    already read the proposal's rules version or tally passes them in."""
     if proposal.status != Status.OPEN:
         return None
     assert proposal.rules_version and proposal.opened_at and proposal.closes_at
-    rules = rules_version(session, pot, proposal.rules_version)
-    counted = tally(session, proposal)
+    if rules is None:
+        rules = rules_version(session, pot, proposal.rules_version)
+    if counted is None:
+        counted = tally(session, proposal)
     voters = electorate(session, proposal, rules)
     # A member removed after voting still counted: the electorate is never smaller than the
     # votes already cast, so the arithmetic stays honest.
