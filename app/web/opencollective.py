@@ -31,7 +31,7 @@ from integrations.opencollective.webhooks import handle_webhook
 from ledger import pots as ledger_pots
 from ledger.errors import InvalidAmount, LedgerError
 from ledger.money import to_decimal_string
-from ledger.people.membership import role_in
+from ledger.people.membership import may_act
 from ledger.people.models import Role
 
 blp = Blueprint("oc_web", __name__, template_folder="templates")
@@ -140,8 +140,5 @@ def _may_resolve(slug: str) -> bool:
     user = signed_in()
     if user is None:
         return False
-    if user.is_admin:
-        return True
     with database().read() as session:
-        pot = ledger_pots.get_pot(session, slug)
-        return role_in(session, pot.id, user.id) == Role.TREASURER
+        return may_act(session, user, slug, (Role.TREASURER,))

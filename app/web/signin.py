@@ -22,9 +22,8 @@ from app.ratelimit import failed_sign_ins, failed_sign_ins_per_email
 from app.web.preferences import local_path
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.people import accounts
-from ledger.people.membership import role_in
+from ledger.people.membership import may_act
 from ledger.people.models import Role, User
-from ledger.pots import find_pot
 
 blp = Blueprint("signin", __name__)
 login_manager = LoginManager()
@@ -80,12 +79,9 @@ def require_pot_role(slug: str, *roles: Role) -> SignedIn:
     user = signed_in()
     if user is None:
         raise Unauthenticated("please sign in first")
-    if user.is_admin:
-        return user
     with database().read() as db_session:
-        pot = find_pot(db_session, slug)
-        role = role_in(db_session, pot.id, user.id)
-    if role is None or (roles and role not in roles):
+        allowed = may_act(db_session, user, slug, roles)
+    if not allowed:
         wanted = " or ".join(r.value for r in roles) if roles else "member"
         raise Forbidden(f"only a {wanted} of this pot may do this")
     return user

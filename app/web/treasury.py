@@ -28,9 +28,8 @@ from ledger.governance.errors import ProposalNotFound
 from ledger.governance.models import Proposal, Status
 from ledger.models import Pot
 from ledger.money import minor_digits, parse_amount, to_decimal_string
-from ledger.people.membership import role_in
+from ledger.people.membership import acting_roles
 from ledger.people.models import Role
-from ledger.pots import find_pot
 from ledger.timestamps import utcnow
 
 blp = Blueprint("treasury", __name__)
@@ -211,15 +210,16 @@ def manage_links(slug: str) -> list[tuple[str, str]]:
     user = signed_in()
     if user is None:
         return []
+    # One read for both groups of links (this runs on every page of a pot).
     with database().read() as session:
-        role = role_in(session, find_pot(session, slug).id, user.id)
+        acting = acting_roles(session, user, slug)
     links: list[tuple[str, str]] = []
-    if user.is_admin or role == Role.TREASURER:
+    if Role.TREASURER in acting:
         links += [
             ("web.treasury.treasury", "Treasury"),
             ("web.opencollective.reconciliation_page", "Open Collective"),
         ]
-    if user.is_admin or role == Role.STEWARD:
+    if Role.STEWARD in acting:
         links += [
             ("web.stewards.members_page", "Members"),
             ("web.stewards.edit_rules", "Edit rules"),

@@ -11,8 +11,10 @@ email address: an invitation is named by its id, a person by their user id.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from ledger.people.accounts import (
 )
 from ledger.people.models import ROLE_VALUES, Invitation, Membership, Role, User
 from ledger.people.secrets import INVITATION_PREFIX, digest, new_secret
+from ledger.pots import find_pot
 from ledger.timestamps import utcnow
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -71,6 +74,16 @@ class LastSteward(Conflict):
     title = "The last steward cannot go"
 
 
+class Person(Protocol):
+    """Whoever asks to act: a :class:`User`, or the pages' signed-in copy of one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class IssuedInvitation:
     invitation: Invitation
@@ -101,6 +114,24 @@ def role_in(session: Session, pot_id: int, user_id: int) -> Role | None:
         select(Membership.role).where(Membership.pot_id == pot_id, Membership.user_id == user_id)
     ).one_or_none()
     return None if role is None else Role(role)
+
+
+def acting_roles(session: Session, person: Person, slug: str) -> frozenset[Role]:
+    """The roles ``person`` may act in within pot ``slug``: their own there (none for an
+    outsider), or every role for a site admin, who runs the service and must be able to step
+    in anywhere. An admin is answered without reading the pot at all."""
+    if person.is_admin:
+        return frozenset(Role)
+    role = role_in(session, find_pot(session, slug).id, person.id)
+    return frozenset() if role is None else frozenset({role})
+
+
+def may_act(session: Session, person: Person, slug: str, roles: Iterable[Role] = ()) -> bool:
+    """Whether ``person`` may act in pot ``slug`` as one of ``roles`` (as any member when no
+    role is named). Every role check, on the API and on the pages, is this one."""
+    acting = acting_roles(session, person, slug)
+    wanted = frozenset(roles)
+    return not acting.isdisjoint(wanted) if wanted else bool(acting)
 
 
 def membership(session: Session, pot_id: int, user_id: int) -> Membership | None:
