@@ -25,12 +25,10 @@ def current_user() -> User | None:
     cached = g.get("commonpot_user", _UNSET)
     if cached is not _UNSET:
         return cached
-    user = None
+    # Once per request: every check after the first (the token check of every API request,
+    # a view's decorator, the view itself) reads this instead of the database.
     secret = bearer_token()
-    if secret is not None:
-        with database().write() as session:
-            user = accounts.resolve_token(session, secret)
-            accounts.touch_token(session, secret)
+    user = None if secret is None else accounts.use_token(database(), secret)
     g.commonpot_user = user
     return user
 
