@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.settings import PROJECT_ROOT
-from ledger.db import Database
+from ledger.db import Database, schema_transaction
 
 
 def alembic_config() -> Config:
@@ -15,7 +15,7 @@ def alembic_config() -> Config:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     config = alembic_config()
-    with db.engine.begin() as connection:
+    with schema_transaction(db.engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -79,6 +79,7 @@ from bench.common import (
     write_markdown_section,
 )
 from ledger import merkle, operations
+from ledger.batch import append_many
 from ledger.chain import (
     CanonicalPosting,
     canonical_document,
@@ -88,7 +89,7 @@ from ledger.chain import (
     stored_bytes,
 )
 from ledger.db import Database
-from ledger.journal import EntryRequest, append_many
+from ledger.journal import EntryRequest
 from ledger.models import Entry
 from ledger.pots import create_pot, get_pot, summarise
 from ledger.verify import verify_pot

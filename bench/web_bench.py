@@ -5,7 +5,7 @@
 
 For each backend, a throwaway database (``bench.common.throwaway_database``) gets two GBP pots:
 one with 100 entries and one with ``--big`` entries, built with the journal's bulk append
-(``ledger.journal.append_many``) in batches, each batch in a later month (the same months for
+(``ledger.batch.append_many``) in batches, each batch in a later month (the same months for
 both pots, so both pages have the same chart and table). The app (``create_app``) then serves
 ``/pots/<slug>`` through Flask's test client (the whole request: routing, queries, templates,
 headers; no network):
@@ -53,8 +53,9 @@ from bench.common import (
     utc_now,
     write_markdown_section,
 )
+from ledger.batch import append_many
 from ledger.db import Database
-from ledger.journal import EntryRequest, append_many
+from ledger.journal import EntryRequest
 from ledger.operations import postings_for
 from ledger.pots import create_pot
 
@@ -204,7 +205,7 @@ Measured {utc_now()} with `python bench/web_bench.py` (options: --backend sqlite
 ### Method
 
 Two GBP pots in a throwaway database: {SMALL:,} entries and {args.big:,} entries, built with
-the journal's bulk append (`ledger.journal.append_many`), spread over the same
+the journal's bulk append (`ledger.batch.append_many`), spread over the same
 {-(-args.big // BATCH)} months in both pots (so both pages draw the same chart and table). The app
 serves `/pots/<slug>` through Flask's test client (the whole request, no network). *First view*
 is each pot's first request in the process (it signs a checkpoint and reads the pot's monthly

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect, or_, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from ledger import accounts, tree
 from ledger.chain import (
@@ -33,7 +33,7 @@ from ledger.errors import (
     InsufficientFunds,
     InvalidInput,
 )
-from ledger.models import Balance, Base, Entry, Posting, Pot
+from ledger.models import Balance, Entry, Posting, Pot
 from ledger.money import MAX_AMOUNT, to_decimal_string, validate_minor_amount
 from ledger.pots import find_pot
 
@@ -42,7 +42,6 @@ MAX_REF = 200
 
 # Control characters other than tab and newline are refused in every text field.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
-_POSTINGS: Table = Base.metadata.tables["ledger_postings"]
 _BALANCES = inspect(Balance)
 
 # The kinds of entry. Each has one meaning; docs/ledger-format.md lists their postings.
@@ -101,10 +100,10 @@ def append_locked(
     session: Session, pot: Pot, request: EntryRequest, *, now: datetime | None = None
 ) -> AppendResult:
     """Append to a pot whose lock the caller already holds (see :func:`lock_pot`)."""
-    _validate(request)
+    validate(request)
     data_json = canonical_json_text(request.data)
-    fingerprint = _fingerprint(request, data_json)
-    earlier = _find_earlier(session, pot, request, fingerprint)
+    content = fingerprint(request, data_json)
+    earlier = _find_earlier(session, pot, request, content)
     if earlier is not None:
         return AppendResult(earlier, created=False)
 
@@ -136,7 +135,7 @@ def append_locked(
         idempotency_key=request.idempotency_key,
         reverses_seq=request.reverses_seq,
         data_json=data_json,
-        fingerprint=fingerprint,
+        fingerprint=content,
         prev_hash=pot.head_hash,
         hash=entry_hash(canonical),
         postings=[
@@ -152,212 +151,6 @@ def append_locked(
     pot.head_hash = entry.hash
     session.flush()  # one flush for the entry, its postings, balances, tree nodes and the head
     return AppendResult(entry, created=True)
-
-
-def append_many(
-    session: Session, slug: str, requests: Iterable[EntryRequest], *, now: datetime | None = None
-) -> list[AppendResult]:
-    """Append several entries to one pot: see :func:`append_many_locked`."""
-    pot = lock_pot(session, slug)
-    return append_many_locked(session, pot, requests, now=now)
-
-
-def append_many_locked(
-    session: Session,
-    pot: Pot,
-    requests: Iterable[EntryRequest],
-    *,
-    now: datetime | None = None,
-) -> list[AppendResult]:
-    """Append ``requests`` in order, with the same outcome, entry for entry and byte for byte,
-    as :func:`append_locked` for each in turn (all recorded at one time, ``now``); or refuse the
-    whole batch, having written nothing and changed none of the session's objects.
-
-    Everything is decided in memory first (one query for the idempotency keys and external
-    references of the batch, one for the balances it touches), then written with one insert per
-    table. A retried request, also one repeating an earlier request of the same batch, gives
-    that entry with ``created=False``; a reused key with different content is a conflict.
-    The entries returned load their postings when first asked for them.
-    """
-    batch = list(requests)
-    checked: list[EntryRequest] = []
-    refused: InvalidInput | None = None
-    for request in batch:
-        try:
-            _validate(request)
-        except InvalidInput as exc:
-            # Raised once the requests before it have been checked, as one by one would.
-            refused = exc
-            break
-        checked.append(request)
-    session.flush()
-    plan = _Plan(pot, now)
-    plan.load(session, checked)
-    for request in checked:
-        plan.add(request)
-    if refused is not None:
-        raise refused
-    return plan.write(session)
-
-
-@dataclass
-class _Planned:
-    row: dict[str, Any]  # the entry's columns
-    postings: list[tuple[str, int, str]]
-    canonical: bytes
-
-
-class _Plan:
-    """A batch of appends decided in memory (see :func:`append_many_locked`)."""
-
-    def __init__(self, pot: Pot, now: datetime | None) -> None:
-        self.pot = pot
-        self.recorded_at = format_timestamp(now or datetime.now(UTC))
-        self.seq = pot.head_seq
-        self.prev_hash = pot.head_hash
-        self.new: list[_Planned] = []
-        # Per request: its entry (an index into self.new, or a stored entry), and whether new.
-        self.outcome: list[tuple[int | Entry, bool]] = []
-        self.found: dict[str, dict[str, Entry | int]] = {
-            "idempotency key": {},
-            "external reference": {},
-        }
-        self.amounts: dict[str, int] = {}
-        self.non_negative: dict[str, bool] = {}
-        self.balances: dict[str, Balance] = {}
-
-    def load(self, session: Session, requests: Sequence[EntryRequest]) -> None:
-        keys = {r.idempotency_key for r in requests if r.idempotency_key is not None}
-        refs = {r.external_ref for r in requests if r.external_ref is not None}
-        conditions = []
-        if keys:
-            conditions.append(Entry.idempotency_key.in_(keys))
-        if refs:
-            conditions.append(Entry.external_ref.in_(refs))
-        if conditions:
-            with session.no_autoflush:
-                query = select(Entry).where(Entry.pot_id == self.pot.id, or_(*conditions))
-                for entry in session.scalars(query):
-                    if entry.idempotency_key in keys:
-                        self.found["idempotency key"][entry.idempotency_key] = entry
-                    if entry.external_ref in refs:
-                        self.found["external reference"][entry.external_ref] = entry
-        names = sorted({p.account for r in requests for p in r.postings})
-        self.balances = _load_balances(session, self.pot, names)
-        self.amounts = {name: b.amount for name, b in self.balances.items()}
-        self.non_negative = {name: b.non_negative for name, b in self.balances.items()}
-
-    def add(self, request: EntryRequest) -> None:
-        data_json = canonical_json_text(request.data)
-        fingerprint = _fingerprint(request, data_json)
-        earlier = self._earlier(request, fingerprint)
-        if earlier is not None:
-            self.outcome.append((earlier, False))
-            return
-        self.amounts.update(
-            _new_amounts(self.pot, request.postings, self.amounts, self.non_negative)
-        )
-        self.seq += 1
-        postings = [(p.account, p.amount, self.pot.currency) for p in request.postings]
-        canonical = document_bytes(
-            pot=self.pot.slug,
-            seq=self.seq,
-            recorded_at=self.recorded_at,
-            kind=request.kind,
-            memo=request.memo,
-            actor=request.actor,
-            external_ref=request.external_ref,
-            reverses=request.reverses_seq,
-            data=request.data,
-            data_text=data_json,
-            postings=postings,
-            prev_hash=self.prev_hash,
-        )
-        digest = entry_hash(canonical)
-        row = {
-            "pot_id": self.pot.id,
-            "seq": self.seq,
-            "recorded_at": self.recorded_at,
-            "kind": request.kind,
-            "memo": request.memo,
-            "actor": request.actor,
-            "external_ref": request.external_ref,
-            "idempotency_key": request.idempotency_key,
-            "reverses_seq": request.reverses_seq,
-            "data_json": data_json,
-            "fingerprint": fingerprint,
-            "prev_hash": self.prev_hash,
-            "hash": digest,
-        }
-        index = len(self.new)
-        self.new.append(_Planned(row, postings, canonical))
-        self.outcome.append((index, True))
-        if request.idempotency_key is not None:
-            self.found["idempotency key"][request.idempotency_key] = index
-        if request.external_ref is not None:
-            self.found["external reference"][request.external_ref] = index
-        self.prev_hash = digest
-
-    def _earlier(self, request: EntryRequest, fingerprint: str) -> Entry | int | None:
-        """What :func:`_find_earlier` finds, among stored entries and this batch's."""
-        for label, value in (
-            ("idempotency key", request.idempotency_key),
-            ("external reference", request.external_ref),
-        ):
-            earlier = None if value is None else self.found[label].get(value)
-            if value is None or earlier is None:
-                continue
-            if isinstance(earlier, int):
-                seq, earlier_fingerprint = (
-                    self.new[earlier].row["seq"],
-                    self.new[earlier].row["fingerprint"],
-                )
-            else:
-                seq, earlier_fingerprint = earlier.seq, earlier.fingerprint
-            if earlier_fingerprint != fingerprint:
-                raise _conflict(label, value, seq)
-            return earlier
-        return None
-
-    def write(self, session: Session) -> list[AppendResult]:
-        entries = self._insert(session) if self.new else []
-        return [
-            AppendResult(entries[entry] if isinstance(entry, int) else entry, created=created)
-            for entry, created in self.outcome
-        ]
-
-    def _insert(self, session: Session) -> list[Entry]:
-        with session.no_autoflush:
-            # lazyload: the postings are inserted after their entries, so loading them eagerly
-            # with the entries (Entry.postings is "selectin") would find none. The entries come
-            # back in any order (which lets SQLite insert them in one statement too): by seq.
-            statement = insert(Entry).returning(Entry).options(lazyload(Entry.postings))
-            by_seq = {e.seq: e for e in session.scalars(statement, [p.row for p in self.new])}
-            entries = [by_seq[p.row["seq"]] for p in self.new]
-            session.connection().execute(
-                insert(_POSTINGS),
-                [
-                    {
-                        "entry_id": entry.id,
-                        "position": i,
-                        "account": account,
-                        "amount": amount,
-                        "currency": currency,
-                    }
-                    for entry, planned in zip(entries, self.new, strict=True)
-                    for i, (account, amount, currency) in enumerate(planned.postings)
-                ],
-            )
-            tree.add_leaves(
-                session, self.pot.id, self.new[0].row["seq"], [p.canonical for p in self.new]
-            )
-        touched = {p[0] for planned in self.new for p in planned.postings}
-        for name in sorted(touched):
-            session.add(_set_balance(self.pot, self.balances, name, self.amounts[name]))
-        self.pot.head_seq = self.seq
-        self.pot.head_hash = self.prev_hash
-        session.flush()
-        return entries
 
 
 def reverse(
@@ -393,7 +186,7 @@ def reverse(
     return append_locked(session, pot, request, now=now)
 
 
-def _validate(request: EntryRequest) -> None:
+def validate(request: EntryRequest) -> None:
     if request.kind not in KINDS:
         raise InvalidInput(
             f"unknown entry kind {request.kind!r}; expected one of {', '.join(KINDS)}"
@@ -434,7 +227,7 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
 _FINGERPRINT = '{{"data":{},"external_ref":{},"kind":{},"memo":{},"postings":[{}],"reverses":{}}}'
 
 
-def _fingerprint(request: EntryRequest, data_json: str) -> str:
+def fingerprint(request: EntryRequest, data_json: str) -> str:
     """SHA-256 of the request's content; ``data_json`` is ``canonical_json_text(request.data)``.
 
     The canonical JSON of the content is written directly (keys in RFC 8785 order) when every
@@ -462,9 +255,7 @@ def _fingerprint(request: EntryRequest, data_json: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _find_earlier(
-    session: Session, pot: Pot, request: EntryRequest, fingerprint: str
-) -> Entry | None:
+def _find_earlier(session: Session, pot: Pot, request: EntryRequest, content: str) -> Entry | None:
     for column, value, label in (
         (Entry.idempotency_key, request.idempotency_key, "idempotency key"),
         (Entry.external_ref, request.external_ref, "external reference"),
@@ -476,19 +267,19 @@ def _find_earlier(
         ).one_or_none()
         if earlier is None:
             continue
-        if earlier.fingerprint != fingerprint:
-            raise _conflict(label, value, earlier.seq)
+        if earlier.fingerprint != content:
+            raise conflict(label, value, earlier.seq)
         return earlier
     return None
 
 
-def _conflict(label: str, value: str, seq: int) -> IdempotencyConflict:
+def conflict(label: str, value: str, seq: int) -> IdempotencyConflict:
     return IdempotencyConflict(
         f"{label} {value!r} was already used for entry #{seq} with different content"
     )
 
 
-def _load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str, Balance]:
+def load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str, Balance]:
     """The pot's stored balances of these accounts (absent: never posted to).
 
     Balances already in the session (an earlier append of the same transaction loaded or made
@@ -510,7 +301,7 @@ def _load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str
     return found
 
 
-def _new_amounts(
+def new_amounts(
     pot: Pot,
     postings: Sequence[PostingSpec],
     amounts: Mapping[str, int],
@@ -547,8 +338,8 @@ def _apply_to_balances(
     session: Session, pot: Pot, postings: Sequence[PostingSpec]
 ) -> list[Balance]:
     """New balances after the postings, refusing any that would break a non-negative rule."""
-    existing = _load_balances(session, pot, sorted({p.account for p in postings}))
-    new_amounts = _new_amounts(
+    existing = load_balances(session, pot, sorted({p.account for p in postings}))
+    amounts = new_amounts(
         pot,
         postings,
         {name: b.amount for name, b in existing.items()},
@@ -556,10 +347,10 @@ def _apply_to_balances(
     )
     # Only now, with every rule checked, touch the session's objects: a caller that catches
     # InsufficientFunds and carries on must not find half-applied balances.
-    return [_set_balance(pot, existing, name, amount) for name, amount in new_amounts.items()]
+    return [set_balance(pot, existing, name, amount) for name, amount in amounts.items()]
 
 
-def _set_balance(pot: Pot, existing: Mapping[str, Balance], account: str, amount: int) -> Balance:
+def set_balance(pot: Pot, existing: Mapping[str, Balance], account: str, amount: int) -> Balance:
     balance = existing.get(account) or Balance(
         pot_id=pot.id, account=account, amount=0, non_negative=accounts.is_non_negative(account)
     )

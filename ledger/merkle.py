@@ -531,12 +531,25 @@ class Frontier:
     """The root of a growing tree from its leaves, in O(log n) memory (a "compact range").
 
     Keeps the roots of the perfect subtrees that make up the leaves so far, largest first; used
-    to recompute a ledger's root while streaming its entries once.
+    to recompute a ledger's root while streaming its entries once, and to append a batch of
+    leaves to a stored tree knowing only its frontier (:meth:`of_size`).
     """
 
     def __init__(self) -> None:
         self._stack: list[tuple[int, bytes]] = []  # (level, hash), levels strictly decreasing
         self.size = 0
+
+    @classmethod
+    def of_size(cls, size: int, get_node: NodeGetter) -> Frontier:
+        """The frontier of a stored tree of ``size`` leaves: one node per set bit of ``size``
+        (see :func:`frontier_nodes`), read through ``get_node``."""
+        _require_size(size, "tree size")
+        frontier = cls()
+        frontier._stack = [
+            (level, _fetch(get_node, level, index)) for level, index in frontier_nodes(size)
+        ]
+        frontier.size = size
+        return frontier
 
     def append(self, hashed_leaf: bytes) -> None:
         level, value = 0, hashed_leaf
@@ -546,6 +559,23 @@ class Frontier:
         self._stack.append((level, value))
         self.size += 1
 
+    def append_completing(self, hashed_leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Append a leaf and return the nodes it completes, as
+        :func:`nodes_completed_by_append` does for a stored tree: ``(level, index, hash)``,
+        the leaf first."""
+        if len(hashed_leaf) != HASH_SIZE:
+            raise ValueError(f"leaf hash must be {HASH_SIZE} bytes, got {len(hashed_leaf)}")
+        position = self.size
+        level, value = 0, hashed_leaf
+        completed = [(0, position, value)]
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            level, value = level + 1, node_hash(left, value)
+            completed.append((level, position >> level, value))
+        self._stack.append((level, value))
+        self.size += 1
+        return completed
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
@@ -554,3 +584,13 @@ class Frontier:
         for _, left in reversed(self._stack[:-1]):
             value = node_hash(left, value)
         return value
+
+
+def frontier_nodes(size: int) -> list[tuple[int, int]]:
+    """The stored nodes ``(level, index)`` whose perfect subtrees make up a tree of ``size``
+    leaves, largest first: one per set bit of ``size``, and all that appending needs."""
+    return [
+        (level, (size >> level) - 1)
+        for level in reversed(range(size.bit_length()))
+        if size >> level & 1
+    ]

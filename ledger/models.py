@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -64,9 +65,19 @@ class Entry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("pot_id", "seq"),
-        UniqueConstraint("pot_id", "external_ref"),
-        UniqueConstraint("pot_id", "idempotency_key"),
-        UniqueConstraint("pot_id", "reverses_seq"),
+        # Unique where set: most entries have none of these, and a partial index spends no
+        # work on them (migration 0008).
+        *(
+            Index(
+                f"uq_ledger_entries_pot_id_{column}",
+                "pot_id",
+                column,
+                unique=True,
+                sqlite_where=text(f"{column} IS NOT NULL"),
+                postgresql_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("external_ref", "idempotency_key", "reverses_seq")
+        ),
         CheckConstraint("seq >= 1", name="seq_positive"),
         Index("ix_ledger_entries_pot_kind_seq", "pot_id", "kind", "seq"),
         Index("ix_ledger_entries_pot_recorded_at", "pot_id", "recorded_at"),
@@ -89,7 +100,8 @@ class Entry(Base):
     # SHA-256 of the request's content, to tell a retry from a conflicting reuse of a key.
     fingerprint: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Not a unique column: the hash covers (pot, seq), which are unique together (see 0008).
+    hash: Mapped[str] = mapped_column(String(64))
 
     postings: Mapped[list[Posting]] = relationship(
         back_populates="entry", order_by="Posting.position", lazy="selectin"

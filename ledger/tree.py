@@ -68,20 +68,19 @@ def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequen
     """
     size = first_seq - 1
     known = _frontier(session, pot_id, size)
-    stored = node_getter(session, pot_id)
 
     def get_node(level: int, index: int) -> bytes:
         value = known.get((level, index))
-        return stored(level, index) if value is None else value
+        if value is None:
+            raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
+        return value
 
-    rows = []
-    for offset, canonical in enumerate(canonicals):
-        nodes = merkle.nodes_completed_by_append(
-            size + offset, merkle.leaf_hash(canonical), get_node
-        )
-        for level, index, value in nodes:
-            known[level, index] = value
-            rows.append({"pot_id": pot_id, "level": level, "idx": index, "hash": value})
+    frontier = merkle.Frontier.of_size(size, get_node)
+    rows = [
+        {"pot_id": pot_id, "level": level, "idx": index, "hash": value}
+        for canonical in canonicals
+        for level, index, value in frontier.append_completing(merkle.leaf_hash(canonical))
+    ]
     if rows:
         session.connection().execute(insert(_NODES), rows)
 
@@ -89,9 +88,7 @@ def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequen
 def _frontier(session: Session, pot_id: int, size: int) -> dict[tuple[int, int], bytes]:
     """The stored nodes (level, index) -> hash whose perfect subtrees make up a tree of
     ``size`` leaves: the left siblings that appending after it can need."""
-    wanted = [
-        (level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1
-    ]
+    wanted = merkle.frontier_nodes(size)
     if not wanted:
         return {}
     query = select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(

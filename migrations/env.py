@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import ledger.schema  # noqa: F401  (every table on Base.metadata)
-from ledger.db import create_db_engine
+from ledger.db import create_db_engine, schema_transaction
 from ledger.models import Base
 
 # Revisions import helpers from this folder's package (migrations.append_only).
@@ -48,7 +48,7 @@ def run_migrations_online() -> None:
         return
     engine = create_db_engine(_database_url())
     try:
-        with engine.connect() as conn:
+        with schema_transaction(engine) as conn:
             _run(conn)
     finally:
         engine.dispose()

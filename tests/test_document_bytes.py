@@ -179,7 +179,7 @@ def test_fingerprint_equals_the_reference(
     )
     expected = outcome(lambda: reference_fingerprint(request).encode())
     fast = outcome(
-        lambda: journal._fingerprint(request, canonical_json_text(request.data)).encode()
+        lambda: journal.fingerprint(request, canonical_json_text(request.data)).encode()
     )
     assert fast == expected
 
@@ -195,6 +195,6 @@ def test_control_characters_other_than_tab_and_newline_are_refused(text: str) ->
     refused = any(ord(c) < 0x20 and c not in "\n\t" for c in text)
     if refused:
         with pytest.raises(journal.InvalidInput, match="control characters"):
-            journal._validate(request)
+            journal.validate(request)
     else:
-        journal._validate(request)
+        journal.validate(request)

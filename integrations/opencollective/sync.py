@@ -30,10 +30,11 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.batch import append_many_locked
 from ledger.db import Database
 from ledger.errors import InvalidInput, LedgerError
 from ledger.governance import funding
-from ledger.journal import EntryRequest, append_many_locked, lock_pot
+from ledger.journal import EntryRequest, lock_pot
 from ledger.models import Entry, Pot
 from ledger.timestamps import utcnow
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import accounts, audit
+from ledger.batch import AppendedEntry
 from ledger.chain import parse_json_object
 from ledger.errors import InsufficientFunds, InvalidInput
 from ledger.governance.models import Proposal, Status
@@ -178,7 +179,12 @@ def note_payout(
 
 
 def after_entries(
-    session: Session, pot: Pot, entries: Sequence[Entry], *, actor: str, now: datetime
+    session: Session,
+    pot: Pot,
+    entries: Sequence[Entry | AppendedEntry],
+    *,
+    actor: str,
+    now: datetime,
 ) -> None:
     """What the pot's decisions make of entries appended outside them (sync, a treasurer's
     command): payouts out of a proposal's commitment count as paying it, and money arriving

@@ -4,7 +4,7 @@
 advance`` from cron, and reads that find a round due): it locks the pot, then re-reads every
 round's state under that lock, so a round is counted once and funded once, whoever gets there
 first. Funding is one transaction under the pot's lock: the winners become funded proposals,
-and one batch of ledger entries (:func:`ledger.journal.append_many_locked`, all or nothing)
+and one batch of ledger entries (:func:`ledger.batch.append_many_locked`, all or nothing)
 releases the round's budget from ``committed:round:<id>`` and allocates each winner's money
 to ``committed:proposal:<id>``; whatever the winners did not take stays available.
 """
@@ -20,9 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import audit
+from ledger.batch import append_many_locked
 from ledger.chain import canonical_json_text, format_timestamp
 from ledger.governance.models import Proposal, Status
-from ledger.journal import EntryRequest, append_many_locked, lock_pot
+from ledger.journal import EntryRequest, lock_pot
 from ledger.models import Pot
 from ledger.money import format_money
 from ledger.operations import postings_for

@@ -1,0 +1,284 @@
+"""Appending a batch of entries to one pot: decided in memory, written with one statement per table.
+
+The outcome is the same, entry for entry and byte for byte, as appending the requests one by one
+with :func:`ledger.journal.append_locked` (all recorded at one time), or, when one of them is
+refused, nothing at all. Used where many entries arrive together: a page of Open Collective
+transactions, the settlement of a round.
+
+Why a path of its own: one by one, each entry costs a flush of ORM objects and a query per Merkle
+node. Here the whole batch is checked against one read of the balances (and of earlier uses of its
+idempotency keys and external references), the chain and the Merkle tree are extended in memory,
+and the rows go out as plain Core inserts: the entries (their ids come back), their postings,
+their tree nodes. Results are light records, not ORM entries, so nothing is loaded back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, or_, select
+from sqlalchemy.orm import Session
+
+from ledger import tree
+from ledger.chain import canonical_json_text, document_bytes, entry_hash, format_timestamp
+from ledger.errors import InvalidInput
+from ledger.journal import (
+    EntryRequest,
+    PostingSpec,
+    conflict,
+    fingerprint,
+    load_balances,
+    lock_pot,
+    new_amounts,
+    set_balance,
+    validate,
+)
+from ledger.models import Base, Entry, Pot
+
+_ENTRIES: Table = Base.metadata.tables["ledger_entries"]
+_POSTINGS: Table = Base.metadata.tables["ledger_postings"]
+_RETURNING = insert(_ENTRIES).returning(_ENTRIES.c.seq, _ENTRIES.c.id)
+
+_KEY = "idempotency key"
+_REF = "external reference"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedEntry:
+    """An entry a batch appended or recognised: what callers link to, without loading it."""
+
+    id: int
+    seq: int
+    kind: str
+    prev_hash: str
+    hash: str
+    postings: tuple[PostingSpec, ...]
+
+    @classmethod
+    def of(cls, entry: Entry) -> AppendedEntry:
+        return cls(
+            id=entry.id,
+            seq=entry.seq,
+            kind=entry.kind,
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+            postings=tuple(PostingSpec(p.account, p.amount) for p in entry.postings),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    entry: AppendedEntry
+    created: bool  # False when an earlier identical request was recognised
+
+
+def append_many(
+    session: Session, slug: str, requests: Iterable[EntryRequest], *, now: datetime | None = None
+) -> list[BatchResult]:
+    """Append several entries to one pot: see :func:`append_many_locked`."""
+    pot = lock_pot(session, slug)
+    return append_many_locked(session, pot, requests, now=now)
+
+
+def append_many_locked(
+    session: Session,
+    pot: Pot,
+    requests: Iterable[EntryRequest],
+    *,
+    now: datetime | None = None,
+) -> list[BatchResult]:
+    """Append ``requests`` in order to a pot whose lock the caller holds (see
+    :func:`ledger.journal.lock_pot`); or refuse the whole batch, having written nothing and
+    changed none of the session's objects.
+
+    A retried request, also one repeating an earlier request of the same batch, gives that
+    entry with ``created=False``; a reused key with different content is a conflict. The first
+    refusal in request order is raised, as appending one by one would.
+    """
+    checked: list[EntryRequest] = []
+    refused: InvalidInput | None = None
+    for request in requests:
+        try:
+            validate(request)
+        except InvalidInput as exc:
+            # Raised once the requests before it have been planned: an earlier request's
+            # refusal (no money, a conflict) comes first, as it would one by one.
+            refused = exc
+            break
+        checked.append(request)
+    session.flush()
+    plan = _Plan(pot, now)
+    plan.load(session, checked)
+    for request in checked:
+        plan.add(request)
+    if refused is not None:
+        raise refused
+    return plan.write(session)
+
+
+@dataclass(slots=True)
+class _Planned:
+    row: dict[str, Any]  # the entry's columns
+    postings: tuple[PostingSpec, ...]
+    canonical: bytes
+
+
+class _Plan:
+    """A batch of appends decided in memory (see :func:`append_many_locked`)."""
+
+    def __init__(self, pot: Pot, now: datetime | None) -> None:
+        self.pot = pot
+        self.recorded_at = format_timestamp(now or datetime.now(UTC))
+        self.seq = pot.head_seq
+        self.prev_hash = pot.head_hash
+        self.new: list[_Planned] = []
+        # Per request: its entry (an index into self.new, or a stored entry), and whether new.
+        self.outcome: list[tuple[int | AppendedEntry, bool]] = []
+        # Fingerprints of the stored entries a key or reference of the batch names.
+        self.fingerprints: dict[int, str] = {}
+        self.found: dict[str, dict[str, AppendedEntry | int]] = {_KEY: {}, _REF: {}}
+        self.amounts: dict[str, int] = {}
+        self.non_negative: dict[str, bool] = {}
+        self.balances: dict[str, Any] = {}
+
+    def load(self, session: Session, requests: Sequence[EntryRequest]) -> None:
+        keys = {r.idempotency_key for r in requests if r.idempotency_key is not None}
+        refs = {r.external_ref for r in requests if r.external_ref is not None}
+        conditions = []
+        if keys:
+            conditions.append(Entry.idempotency_key.in_(keys))
+        if refs:
+            conditions.append(Entry.external_ref.in_(refs))
+        if conditions:
+            with session.no_autoflush:
+                query = select(Entry).where(Entry.pot_id == self.pot.id, or_(*conditions))
+                for stored in session.scalars(query):
+                    entry = AppendedEntry.of(stored)
+                    self.fingerprints[entry.seq] = stored.fingerprint
+                    if stored.idempotency_key in keys:
+                        self.found[_KEY][stored.idempotency_key] = entry
+                    if stored.external_ref in refs:
+                        self.found[_REF][stored.external_ref] = entry
+        names = sorted({p.account for r in requests for p in r.postings})
+        self.balances = load_balances(session, self.pot, names)
+        self.amounts = {name: b.amount for name, b in self.balances.items()}
+        self.non_negative = {name: b.non_negative for name, b in self.balances.items()}
+
+    def add(self, request: EntryRequest) -> None:
+        data_json = canonical_json_text(request.data)
+        content = fingerprint(request, data_json)
+        earlier = self._earlier(request, content)
+        if earlier is not None:
+            self.outcome.append((earlier, False))
+            return
+        self.amounts.update(
+            new_amounts(self.pot, request.postings, self.amounts, self.non_negative)
+        )
+        self.seq += 1
+        currency = self.pot.currency
+        canonical = document_bytes(
+            pot=self.pot.slug,
+            seq=self.seq,
+            recorded_at=self.recorded_at,
+            kind=request.kind,
+            memo=request.memo,
+            actor=request.actor,
+            external_ref=request.external_ref,
+            reverses=request.reverses_seq,
+            data=request.data,
+            data_text=data_json,
+            postings=[(p.account, p.amount, currency) for p in request.postings],
+            prev_hash=self.prev_hash,
+        )
+        digest = entry_hash(canonical)
+        row = {
+            "pot_id": self.pot.id,
+            "seq": self.seq,
+            "recorded_at": self.recorded_at,
+            "kind": request.kind,
+            "memo": request.memo,
+            "actor": request.actor,
+            "external_ref": request.external_ref,
+            "idempotency_key": request.idempotency_key,
+            "reverses_seq": request.reverses_seq,
+            "data_json": data_json,
+            "fingerprint": content,
+            "prev_hash": self.prev_hash,
+            "hash": digest,
+        }
+        index = len(self.new)
+        self.new.append(_Planned(row, tuple(request.postings), canonical))
+        self.outcome.append((index, True))
+        if request.idempotency_key is not None:
+            self.found[_KEY][request.idempotency_key] = index
+        if request.external_ref is not None:
+            self.found[_REF][request.external_ref] = index
+        self.prev_hash = digest
+
+    def _earlier(self, request: EntryRequest, content: str) -> AppendedEntry | int | None:
+        """The entry, stored or of this batch, that an idempotency key or external reference
+        of ``request`` names (a retry), checked like :func:`ledger.journal.append_locked`."""
+        for label, value in ((_KEY, request.idempotency_key), (_REF, request.external_ref)):
+            earlier = None if value is None else self.found[label].get(value)
+            if value is None or earlier is None:
+                continue
+            if isinstance(earlier, int):
+                seq = self.new[earlier].row["seq"]
+                earlier_content = self.new[earlier].row["fingerprint"]
+            else:
+                seq, earlier_content = earlier.seq, self.fingerprints[earlier.seq]
+            if earlier_content != content:
+                raise conflict(label, value, seq)
+            return earlier
+        return None
+
+    def write(self, session: Session) -> list[BatchResult]:
+        entries = self._insert(session) if self.new else []
+        return [
+            BatchResult(entries[entry] if isinstance(entry, int) else entry, created)
+            for entry, created in self.outcome
+        ]
+
+    def _insert(self, session: Session) -> list[AppendedEntry]:
+        connection = session.connection()
+        # The ids come back in any order (which lets SQLite insert them in one statement too).
+        ids: dict[int, int] = dict(connection.execute(_RETURNING, [p.row for p in self.new]).all())
+        entries = [
+            AppendedEntry(
+                id=ids[p.row["seq"]],
+                seq=p.row["seq"],
+                kind=p.row["kind"],
+                prev_hash=p.row["prev_hash"],
+                hash=p.row["hash"],
+                postings=p.postings,
+            )
+            for p in self.new
+        ]
+        currency = self.pot.currency
+        connection.execute(
+            insert(_POSTINGS),
+            [
+                {
+                    "entry_id": entry.id,
+                    "position": i,
+                    "account": posting.account,
+                    "amount": posting.amount,
+                    "currency": currency,
+                }
+                for entry in entries
+                for i, posting in enumerate(entry.postings)
+            ],
+        )
+        tree.add_leaves(
+            session, self.pot.id, self.new[0].row["seq"], [p.canonical for p in self.new]
+        )
+        touched = {p.account for planned in self.new for p in planned.postings}
+        for name in sorted(touched):
+            session.add(set_balance(self.pot, self.balances, name, self.amounts[name]))
+        self.pot.head_seq = self.seq
+        self.pot.head_hash = self.prev_hash
+        session.flush()
+        return entries
