@@ -23,13 +23,13 @@ from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import tree
-from ledger.chain import canonical_json_text, document_bytes, entry_hash, format_timestamp
+from ledger.chain import canonical_json_text, entry_hash, format_timestamp
 from ledger.errors import InvalidInput
 from ledger.journal import (
     EntryRequest,
     PostingSpec,
     conflict,
-    fingerprint,
+    fingerprint_and_bytes,
     load_balances,
     lock_pot,
     new_amounts,
@@ -169,7 +169,14 @@ class _Plan:
 
     def add(self, request: EntryRequest) -> None:
         data_json = canonical_json_text(request.data)
-        content = fingerprint(request, data_json)
+        content, canonical = fingerprint_and_bytes(
+            request,
+            data_json,
+            pot=self.pot,
+            seq=self.seq + 1,
+            recorded_at=self.recorded_at,
+            prev_hash=self.prev_hash,
+        )
         earlier = self._earlier(request, content)
         if earlier is not None:
             self.outcome.append((earlier, False))
@@ -178,21 +185,6 @@ class _Plan:
             new_amounts(self.pot, request.postings, self.amounts, self.non_negative)
         )
         self.seq += 1
-        currency = self.pot.currency
-        canonical = document_bytes(
-            pot=self.pot.slug,
-            seq=self.seq,
-            recorded_at=self.recorded_at,
-            kind=request.kind,
-            memo=request.memo,
-            actor=request.actor,
-            external_ref=request.external_ref,
-            reverses=request.reverses_seq,
-            data=request.data,
-            data_text=data_json,
-            postings=[(p.account, p.amount, currency) for p in request.postings],
-            prev_hash=self.prev_hash,
-        )
         digest = entry_hash(canonical)
         row = {
             "pot_id": self.pot.id,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, cast
 
 import rfc8785
 
@@ -29,10 +29,12 @@ __all__ = [
     "canonical_document",
     "canonical_json_text",
     "document_bytes",
+    "document_from_json",
     "entry_hash",
     "format_timestamp",
     "parse_json_object",
     "plain_json",
+    "posting_json",
     "stored_bytes",
     "stored_document",
 ]
@@ -196,23 +198,20 @@ def document_bytes(
         rendered.append(_POSTING.format(*parts))
     else:
         if None not in fields:
-            actor_, ref, kind_, memo_, pot_, prev, rev, seq_, time_ = fields
-            if data_text is None:
-                data_text = canonical_json_text(data)
-            text = _DOCUMENT.format(
-                actor_,
-                data_text,
-                ref,
-                kind_,
-                memo_,
-                ",".join(rendered),
-                pot_,
-                prev,
-                rev,
-                seq_,
-                time_,
+            actor_, ref, kind_, memo_, pot_, prev, rev, seq_, time_ = cast("list[str]", fields)
+            return document_from_json(
+                actor=actor_,
+                data=canonical_json_text(data) if data_text is None else data_text,
+                external_ref=ref,
+                kind=kind_,
+                memo=memo_,
+                postings=rendered,
+                pot=pot_,
+                prev_hash=prev,
+                reverses=rev,
+                seq=seq_,
+                time=time_,
             )
-            return text.encode("utf-8")
     return canonical_bytes(
         canonical_document(
             pot=pot,
@@ -228,6 +227,43 @@ def document_bytes(
             prev_hash=prev_hash,
         )
     )
+
+
+def posting_json(account: str, amount: str, currency: str) -> str:
+    """A posting object of the document from the canonical JSON of its three values."""
+    return _POSTING.format(account, amount, currency)
+
+
+def document_from_json(
+    *,
+    actor: str,
+    data: str,
+    external_ref: str,
+    kind: str,
+    memo: str,
+    postings: Iterable[str],
+    pot: str,
+    prev_hash: str,
+    reverses: str,
+    seq: str,
+    time: str,
+) -> bytes:
+    """The canonical bytes from the canonical JSON text of each field (as :func:`plain_json`
+    writes it; the postings as :func:`posting_json` writes them): what :func:`document_bytes`
+    does once it has the texts, for callers that have them already."""
+    return _DOCUMENT.format(
+        actor,
+        data,
+        external_ref,
+        kind,
+        memo,
+        ",".join(postings),
+        pot,
+        prev_hash,
+        reverses,
+        seq,
+        time,
+    ).encode("utf-8")
 
 
 def stored_bytes(

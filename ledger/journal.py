@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from json.encoder import encode_basestring
+from typing import Any, cast
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -22,9 +23,11 @@ from ledger import accounts, tree
 from ledger.chain import (
     canonical_json_text,
     document_bytes,
+    document_from_json,
     entry_hash,
     format_timestamp,
     plain_json,
+    posting_json,
 )
 from ledger.entries import get_entry
 from ledger.errors import (
@@ -102,28 +105,20 @@ def append_locked(
     """Append to a pot whose lock the caller already holds (see :func:`lock_pot`)."""
     validate(request)
     data_json = canonical_json_text(request.data)
-    content = fingerprint(request, data_json)
+    recorded_at = format_timestamp(now or datetime.now(UTC))
+    content, canonical = fingerprint_and_bytes(
+        request,
+        data_json,
+        pot=pot,
+        seq=pot.head_seq + 1,
+        recorded_at=recorded_at,
+        prev_hash=pot.head_hash,
+    )
     earlier = _find_earlier(session, pot, request, content)
     if earlier is not None:
         return AppendResult(earlier, created=False)
 
     new_balances = _apply_to_balances(session, pot, request.postings)
-    recorded_at = format_timestamp(now or datetime.now(UTC))
-    postings = [(p.account, p.amount, pot.currency) for p in request.postings]
-    canonical = document_bytes(
-        pot=pot.slug,
-        seq=pot.head_seq + 1,
-        recorded_at=recorded_at,
-        kind=request.kind,
-        memo=request.memo,
-        actor=request.actor,
-        external_ref=request.external_ref,
-        reverses=request.reverses_seq,
-        data=request.data,
-        data_text=data_json,
-        postings=postings,
-        prev_hash=pot.head_hash,
-    )
     entry = Entry(
         pot_id=pot.id,
         seq=pot.head_seq + 1,
@@ -139,8 +134,8 @@ def append_locked(
         prev_hash=pot.head_hash,
         hash=entry_hash(canonical),
         postings=[
-            Posting(position=i, account=account, amount=amount, currency=currency)
-            for i, (account, amount, currency) in enumerate(postings)
+            Posting(position=i, account=p.account, amount=p.amount, currency=pot.currency)
+            for i, p in enumerate(request.postings)
         ],
     )
     session.add(entry)
@@ -233,26 +228,98 @@ def fingerprint(request: EntryRequest, data_json: str) -> str:
     The canonical JSON of the content is written directly (keys in RFC 8785 order) when every
     value is one the template writes exactly, else by the reference encoder.
     """
-    fields = [
-        plain_json(v)
-        for v in (request.external_ref, request.kind, request.memo, request.reverses_seq)
-    ]
-    pairs = [(plain_json(p.account), plain_json(p.amount)) for p in request.postings]
-    if None in fields or any(None in pair for pair in pairs):
-        content = {
-            "kind": request.kind,
-            "memo": request.memo,
-            "external_ref": request.external_ref,
-            "reverses": request.reverses_seq,
-            "data": dict(request.data),
-            "postings": [[p.account, p.amount] for p in request.postings],
-        }
-        text = canonical_json_text(content)
-    else:
-        ref, kind, memo, reverses = fields
-        postings = ",".join(f"[{account},{amount}]" for account, amount in pairs)
-        text = _FINGERPRINT.format(data_json, ref, kind, memo, postings, reverses)
-    return hashlib.sha256(text.encode()).hexdigest()
+    texts = _RequestTexts.of(request, data_json)
+    if texts is not None:
+        return texts.fingerprint()
+    content = {
+        "kind": request.kind,
+        "memo": request.memo,
+        "external_ref": request.external_ref,
+        "reverses": request.reverses_seq,
+        "data": dict(request.data),
+        "postings": [[p.account, p.amount] for p in request.postings],
+    }
+    return hashlib.sha256(canonical_json_text(content).encode()).hexdigest()
+
+
+def fingerprint_and_bytes(
+    request: EntryRequest, data_json: str, *, pot: Pot, seq: int, recorded_at: str, prev_hash: str
+) -> tuple[str, bytes]:
+    """The request's :func:`fingerprint` and the canonical bytes of the entry it makes (see
+    :func:`ledger.chain.document_bytes`), writing the JSON of each field once for both."""
+    texts = _RequestTexts.of(request, data_json)
+    if texts is None:  # a value only the reference encoder writes exactly
+        postings = [(p.account, p.amount, pot.currency) for p in request.postings]
+        canonical = document_bytes(
+            pot=pot.slug,
+            seq=seq,
+            recorded_at=recorded_at,
+            kind=request.kind,
+            memo=request.memo,
+            actor=request.actor,
+            external_ref=request.external_ref,
+            reverses=request.reverses_seq,
+            data=request.data,
+            data_text=data_json,
+            postings=postings,
+            prev_hash=prev_hash,
+        )
+        return fingerprint(request, data_json), canonical
+    currency = encode_basestring(pot.currency)
+    canonical = document_from_json(
+        actor=texts.actor,
+        data=data_json,
+        external_ref=texts.external_ref,
+        kind=texts.kind,
+        memo=texts.memo,
+        postings=[posting_json(account, amount, currency) for account, amount in texts.postings],
+        pot=encode_basestring(pot.slug),
+        prev_hash=encode_basestring(prev_hash),
+        reverses=texts.reverses,
+        seq=str(seq),
+        time=encode_basestring(recorded_at),
+    )
+    return texts.fingerprint(), canonical
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestTexts:
+    """The canonical JSON of a request's own fields, for its fingerprint and its entry's bytes."""
+
+    kind: str
+    memo: str
+    actor: str
+    external_ref: str
+    reverses: str
+    data: str
+    postings: list[tuple[str, str]]  # (account, amount)
+
+    @classmethod
+    def of(cls, request: EntryRequest, data_json: str) -> _RequestTexts | None:
+        """None when a value is one :func:`ledger.chain.plain_json` cannot write exactly."""
+        fields = [
+            plain_json(v)
+            for v in (
+                request.kind,
+                request.memo,
+                request.actor,
+                request.external_ref,
+                request.reverses_seq,
+            )
+        ]
+        postings = [(plain_json(p.account), plain_json(p.amount)) for p in request.postings]
+        if None in fields or any(None in pair for pair in postings):
+            return None
+        kind, memo, actor, ref, reverses = cast("list[str]", fields)
+        pairs = cast("list[tuple[str, str]]", postings)
+        return cls(kind, memo, actor, ref, reverses, data_json, pairs)
+
+    def fingerprint(self) -> str:
+        postings = ",".join(f"[{account},{amount}]" for account, amount in self.postings)
+        text = _FINGERPRINT.format(
+            self.data, self.external_ref, self.kind, self.memo, postings, self.reverses
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _find_earlier(session: Session, pot: Pot, request: EntryRequest, content: str) -> Entry | None:

@@ -22,6 +22,7 @@ from ledger.chain import (
     stored_bytes,
     stored_document,
 )
+from ledger.models import Pot
 
 texts = st.text(max_size=12)
 numbers = st.one_of(
@@ -178,10 +179,61 @@ def test_fingerprint_equals_the_reference(
         data=data,
     )
     expected = outcome(lambda: reference_fingerprint(request).encode())
-    fast = outcome(
-        lambda: journal.fingerprint(request, canonical_json_text(request.data)).encode()
-    )
+    fast = outcome(lambda: journal.fingerprint(request, canonical_json_text(request.data)).encode())
     assert fast == expected
+
+
+@settings(max_examples=300)
+@given(
+    strings=st.tuples(texts, texts, texts),
+    external_ref=st.none() | texts,
+    reverses=st.none() | numbers,
+    data=st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+    amounts=st.lists(st.tuples(texts, numbers), min_size=1, max_size=3),
+    seq=st.integers(min_value=1, max_value=2**53 - 1),
+)
+def test_fingerprint_and_bytes_equal_the_reference(
+    strings: tuple[str, str, str],
+    external_ref: str | None,
+    reverses: int | None,
+    data: dict[str, Any],
+    amounts: list[tuple[str, int]],
+    seq: int,
+) -> None:
+    """What appends use: the fingerprint and the canonical bytes written from one set of texts."""
+    kind, memo, actor = strings
+    request = journal.EntryRequest(
+        kind=kind,
+        memo=memo,
+        actor=actor,
+        postings=[journal.PostingSpec(a, n) for a, n in amounts],
+        external_ref=external_ref,
+        reverses_seq=reverses,
+        data=data,
+    )
+    pot = Pot(slug="a-pot", currency="GBP")
+    place: Any = {"seq": seq, "recorded_at": "2026-11-23T10:15:00.000000Z", "prev_hash": "ab" * 32}
+
+    def reference() -> bytes:
+        document = canonical_document(
+            pot=pot.slug,
+            kind=kind,
+            memo=memo,
+            actor=actor,
+            external_ref=external_ref,
+            reverses=reverses,
+            data=data,
+            postings=[CanonicalPosting(a, n, pot.currency) for a, n in amounts],
+            **place,
+        )
+        return reference_fingerprint(request).encode() + b" " + canonical_bytes(document)
+
+    def fused() -> bytes:
+        text = canonical_json_text(request.data)
+        content, canonical = journal.fingerprint_and_bytes(request, text, pot=pot, **place)
+        return content.encode() + b" " + canonical
+
+    assert outcome(fused) == outcome(reference)
 
 
 @pytest.mark.parametrize("text", ["tab\there", "line\nbreak", "bell\x07", "nul\x00", "del\x7f"])
