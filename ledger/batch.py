@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ledger import tree
+from ledger import accounts, tree
 from ledger.chain import canonical_json_text, entry_hash, format_timestamp
 from ledger.errors import InvalidInput
 from ledger.journal import (
@@ -33,14 +34,20 @@ from ledger.journal import (
     load_balances,
     lock_pot,
     new_amounts,
-    set_balance,
     validate,
 )
-from ledger.models import Base, Entry, Pot
+from ledger.models import Balance, Base, Entry, Pot
 
 _ENTRIES: Table = Base.metadata.tables["ledger_entries"]
 _POSTINGS: Table = Base.metadata.tables["ledger_postings"]
+_BALANCES: Table = Base.metadata.tables["ledger_balances"]
+_POTS: Table = Base.metadata.tables["pots"]
 _RETURNING = insert(_ENTRIES).returning(_ENTRIES.c.seq, _ENTRIES.c.id)
+_UPDATE_BALANCE = (
+    update(_BALANCES)
+    .where(_BALANCES.c.pot_id == bindparam("pot"), _BALANCES.c.account == bindparam("name"))
+    .values(amount=bindparam("new_amount"))
+)
 
 _KEY = "idempotency key"
 _REF = "external reference"
@@ -142,7 +149,7 @@ class _Plan:
         self.found: dict[str, dict[str, AppendedEntry | int]] = {_KEY: {}, _REF: {}}
         self.amounts: dict[str, int] = {}
         self.non_negative: dict[str, bool] = {}
-        self.balances: dict[str, Any] = {}
+        self.balances: dict[str, Balance] = {}
 
     def load(self, session: Session, requests: Sequence[EntryRequest]) -> None:
         keys = {r.idempotency_key for r in requests if r.idempotency_key is not None}
@@ -267,10 +274,42 @@ class _Plan:
         tree.add_leaves(
             session, self.pot.id, self.new[0].row["seq"], [p.canonical for p in self.new]
         )
-        touched = {p.account for planned in self.new for p in planned.postings}
-        for name in sorted(touched):
-            session.add(set_balance(self.pot, self.balances, name, self.amounts[name]))
-        self.pot.head_seq = self.seq
-        self.pot.head_hash = self.prev_hash
-        session.flush()
+        self._write_balances_and_head(session)
         return entries
+
+    def _write_balances_and_head(self, session: Session) -> None:
+        """Store the balances the batch touched and the chain head, as plain statements; the
+        session's copies of those rows (if it holds them) take the new values as committed,
+        so they read right and no later flush writes them again."""
+        touched = sorted({p.account for planned in self.new for p in planned.postings})
+        held = [name for name in touched if name in self.balances]
+        new = [name for name in touched if name not in self.balances]
+        connection = session.connection()
+        pot_id = self.pot.id
+        if held:
+            connection.execute(
+                _UPDATE_BALANCE,
+                [{"pot": pot_id, "name": name, "new_amount": self.amounts[name]} for name in held],
+            )
+            for name in held:
+                set_committed_value(self.balances[name], "amount", self.amounts[name])
+        if new:
+            connection.execute(
+                insert(_BALANCES),
+                [
+                    {
+                        "pot_id": pot_id,
+                        "account": name,
+                        "amount": self.amounts[name],
+                        "non_negative": accounts.is_non_negative(name),
+                    }
+                    for name in new
+                ],
+            )
+        connection.execute(
+            update(_POTS)
+            .where(_POTS.c.id == pot_id)
+            .values(head_seq=self.seq, head_hash=self.prev_hash)
+        )
+        set_committed_value(self.pot, "head_seq", self.seq)
+        set_committed_value(self.pot, "head_hash", self.prev_hash)

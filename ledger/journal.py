@@ -414,10 +414,10 @@ def _apply_to_balances(
     )
     # Only now, with every rule checked, touch the session's objects: a caller that catches
     # InsufficientFunds and carries on must not find half-applied balances.
-    return [set_balance(pot, existing, name, amount) for name, amount in amounts.items()]
+    return [_set_balance(pot, existing, name, amount) for name, amount in amounts.items()]
 
 
-def set_balance(pot: Pot, existing: Mapping[str, Balance], account: str, amount: int) -> Balance:
+def _set_balance(pot: Pot, existing: Mapping[str, Balance], account: str, amount: int) -> Balance:
     balance = existing.get(account) or Balance(
         pot_id=pot.id, account=account, amount=0, non_negative=accounts.is_non_negative(account)
     )

@@ -11,16 +11,16 @@ in one query, then computes. The cost is one round trip however large the ledger
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import merkle
+from ledger import merkle, tree
 from ledger.errors import InvalidInput
-from ledger.models import Entry, MerkleNode, Pot
+from ledger.models import Entry, Pot
 
 T = TypeVar("T")
 
@@ -69,7 +69,7 @@ def _with_stored_nodes(
         return _PLACEHOLDER
 
     compute(plan)
-    nodes = _fetch_nodes(session, pot_id, wanted)
+    nodes = tree.read_nodes(session, pot_id, wanted)
 
     def get_node(level: int, index: int) -> bytes:
         try:
@@ -80,27 +80,6 @@ def _with_stored_nodes(
             ) from None
 
     return compute(get_node)
-
-
-def _fetch_nodes(
-    session: Session, pot_id: int, wanted: Iterable[tuple[int, int]]
-) -> dict[tuple[int, int], bytes]:
-    by_level: dict[int, list[int]] = {}
-    for level, index in sorted(wanted):
-        by_level.setdefault(level, []).append(index)
-    if not by_level:
-        return {}
-    # One "pot_id = P AND level = L AND idx IN (...)" term per level, each a primary-key lookup.
-    # Keep pot_id inside every term: with "(level, idx) IN (...)" or with pot_id outside the OR,
-    # SQLite (without ANALYZE statistics) scans the pot's whole tree instead.
-    terms = (
-        and_(MerkleNode.pot_id == pot_id, MerkleNode.level == level, MerkleNode.idx.in_(indexes))
-        for level, indexes in by_level.items()
-    )
-    rows = session.execute(
-        select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(or_(*terms))
-    )
-    return {(level, idx): bytes(value) for level, idx, value in rows}
 
 
 def _require_count(value: int, what: str, *, minimum: int) -> None:

@@ -7,9 +7,10 @@ stored nodes (``ledger.merkle`` does the tree arithmetic).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Table, and_, insert, or_, select
+from sqlalchemy import Connection, Executable, Table, bindparam, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -88,15 +89,48 @@ def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequen
 def _frontier(session: Session, pot_id: int, size: int) -> dict[tuple[int, int], bytes]:
     """The stored nodes (level, index) -> hash whose perfect subtrees make up a tree of
     ``size`` leaves: the left siblings that appending after it can need."""
-    wanted = merkle.frontier_nodes(size)
-    if not wanted:
-        return {}
-    query = select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-        MerkleNode.pot_id == pot_id,
-        or_(*(and_(MerkleNode.level == lv, MerkleNode.idx == ix) for lv, ix in wanted)),
-    )
     with session.no_autoflush:
-        return {(lv, ix): bytes(value) for lv, ix, value in session.execute(query)}
+        return read_nodes(session, pot_id, merkle.frontier_nodes(size))
+
+
+def read_nodes(
+    session: Session, pot_id: int, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored nodes (level, index) -> hash among ``wanted`` (absent nodes are left out), in
+    one query of primary-key lookups per :data:`_LOOKUPS` nodes."""
+    keys = sorted(set(wanted))
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(keys), _LOOKUPS):
+        chunk = keys[start : start + _LOOKUPS]
+        params: dict[str, int] = {"pot": pot_id}
+        for k, (level, index) in enumerate(chunk):
+            params[f"level_{k}"] = level
+            params[f"idx_{k}"] = index
+        rows = session.execute(_lookups(len(chunk)), params)
+        found.update(((level, idx), bytes(value)) for level, idx, value in rows)
+    return found
+
+
+_LOOKUPS = 200  # below SQLite's limit of 500 terms in a compound SELECT
+
+
+@functools.lru_cache(maxsize=_LOOKUPS)
+def _lookups(count: int) -> Executable:
+    """``count`` point lookups of nodes by primary key, as one UNION ALL.
+
+    One search of the primary key each, on both databases, whatever their statistics (an OR or
+    a row-value IN over the pot's nodes can make SQLite scan the pot's whole tree). Built once per
+    count: making the statement costs several times more than running it.
+    """
+    lookups = [
+        select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+            MerkleNode.pot_id == bindparam("pot"),
+            MerkleNode.level == bindparam(f"level_{k}"),
+            MerkleNode.idx == bindparam(f"idx_{k}"),
+        )
+        for k in range(count)
+    ]
+    return lookups[0] if count == 1 else union_all(*lookups)
 
 
 def root(session: Session, pot_id: int, tree_size: int) -> bytes:
