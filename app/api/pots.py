@@ -15,13 +15,11 @@ from app.auth import require_user
 from app.extensions import database
 from app.idempotency import idempotent
 from ledger import entries as ledger_entries
-from ledger import operations
 from ledger import pots as ledger_pots
-from ledger.governance import funding
+from ledger.governance import treasury
 from ledger.models import Pot
 from ledger.people.membership import count_members
 from ledger.people.models import Role
-from ledger.timestamps import utcnow
 
 from .schemas import (
     EntryInSchema,
@@ -116,7 +114,7 @@ class Entries(MethodView):
         key = request.headers.get("Idempotency-Key")
         kind = body["kind"]
         with database().write() as session:
-            result = operations.record(
+            recorded = treasury.record_money(
                 session,
                 slug,
                 kind,
@@ -128,11 +126,7 @@ class Entries(MethodView):
                 direction=body.get("direction", "increase") if kind == "adjustment" else None,
             )
             pot = ledger_pots.get_pot(session, slug)
-            if result.created:
-                funding.after_entries(
-                    session, pot, [result.entry], actor=f"user:{user.id}", now=utcnow()
-                )
-            return ledger_entries.entry_record(pot, result.entry)
+            return ledger_entries.entry_record(pot, recorded.entry)
 
     @blp.arguments(EntryQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, EntryPageSchema)

@@ -12,10 +12,8 @@ from app.extensions import database
 from ledger import audit, operations
 from ledger import entries as ledger_entries
 from ledger import pots as ledger_pots
-from ledger.governance import funding
-from ledger.journal import lock_pot
+from ledger.governance import treasury
 from ledger.money import parse_amount, to_decimal_string
-from ledger.timestamps import utcnow
 from ledger.verify import verify_pot
 
 
@@ -55,7 +53,7 @@ def record(
         minor = parse_amount(amount, pot.currency)
         if kind == "adjustment" and direction is None:
             direction = "increase"
-        result = operations.record(
+        recorded = treasury.record_money(
             session,
             slug,
             kind,
@@ -67,14 +65,13 @@ def record(
             commitment=commitment,
             direction=direction,  # type: ignore[arg-type]
         )
-        entry = result.entry
-        note = "recorded" if result.created else "already recorded (nothing new)"
-        funded = funding.fund_waiting(session, lock_pot(session, slug), now=utcnow())
+        entry = recorded.entry
+        note = "recorded" if recorded.created else "already recorded (nothing new)"
         click.echo(
             f"{note}: #{entry.seq} {entry.kind} {to_decimal_string(minor, pot.currency)} "
             f"{pot.currency} {entry.hash}"
         )
-        for proposal in funded:
+        for proposal in recorded.funded:
             click.echo(f"funded proposal #{proposal.id} (it was waiting for funds)")
 
 

@@ -20,10 +20,10 @@ from app.problems import status_for
 from app.web.signin import SignedIn, login_required, require_pot_role, signed_in
 from app.web.treasury_forms import CloseProposalForm, PayoutForm, RecordMoneyForm, sentence
 from integrations.opencollective import store as oc_store
-from ledger import operations
 from ledger import pots as ledger_pots
 from ledger.errors import InvalidAmount, LedgerError
 from ledger.governance import funding, proposals
+from ledger.governance import treasury as ledger_treasury
 from ledger.governance.errors import ProposalNotFound
 from ledger.governance.models import Proposal, Status
 from ledger.models import Pot
@@ -83,7 +83,7 @@ def record_money(slug: str) -> Response | tuple[str, int]:
         with database().write() as session:
             pot = ledger_pots.get_pot(session, slug)
             kind = form.kind.data
-            result = operations.record(
+            recorded = ledger_treasury.record_money(
                 session,
                 slug,
                 kind,
@@ -94,14 +94,12 @@ def record_money(slug: str) -> Response | tuple[str, int]:
                 idempotency_key=ledger_key(user, form.token.data),
                 direction=form.direction.data if kind == "adjustment" else None,
             )
-            if result.created:
-                funding.after_entries(session, pot, [result.entry], actor=actor(user), now=utcnow())
-            seq = result.entry.seq
+            seq = recorded.entry.seq
     except _FieldError:
         return render_treasury(slug, record_form=form), 400
     except LedgerError as exc:
         return render_treasury(slug, record_form=form, refusal=exc), status_for(exc)
-    if result.created:
+    if recorded.created:
         flash(f"Recorded as entry #{seq}.", "success")
     else:
         flash(f"This form was already sent: it was recorded once, as entry #{seq}.", "info")

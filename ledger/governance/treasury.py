@@ -1,0 +1,81 @@
+"""Money a treasurer records by hand (on the API, the pages or the command line), and what the
+pot's decisions make of it.
+
+Recording and reacting happen in the caller's transaction, under the pot's lock that the
+append takes: money that arrives funds the approved proposals waiting for it, and a payout out
+of a proposal's commitment counts as paying that proposal (``funding.after_entries``). A retry
+that the ledger recognises (same idempotency key, same body) records nothing, so it sets
+nothing in motion either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import operations
+from ledger.governance import funding
+from ledger.governance.models import Proposal
+from ledger.models import Entry, Pot
+from ledger.operations import Direction
+from ledger.timestamps import utcnow
+
+
+@dataclass(frozen=True)
+class Recorded:
+    entry: Entry
+    created: bool  # False: an earlier identical request, recognised by its idempotency key
+    funded: list[Proposal]  # proposals that were waiting and this money funded, in order
+
+
+def record_money(
+    session: Session,
+    slug: str,
+    kind: str,
+    amount: int,
+    *,
+    memo: str,
+    actor: str,
+    external_ref: str | None = None,
+    idempotency_key: str | None = None,
+    commitment: str | None = None,
+    direction: Direction | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """Record ``kind`` of ``amount`` minor units in pot ``slug`` (see ``operations.record``),
+    then let the pot's decisions react to it."""
+    now = now or utcnow()
+    result = operations.record(
+        session,
+        slug,
+        kind,
+        amount,
+        memo=memo,
+        actor=actor,
+        external_ref=external_ref,
+        idempotency_key=idempotency_key,
+        commitment=commitment,
+        direction=direction,
+        now=now,
+    )
+    if not result.created:
+        return Recorded(result.entry, created=False, funded=[])
+    pot = session.get(Pot, result.entry.pot_id)  # the pot the append locked: no query
+    assert pot is not None
+    funding.after_entries(session, pot, [result.entry], actor=actor, now=now)
+    return Recorded(result.entry, created=True, funded=_funded_after(session, pot, result.entry))
+
+
+def _funded_after(session: Session, pot: Pot, entry: Entry) -> list[Proposal]:
+    # Under the pot's lock, every entry after ours is one this transaction appended: a proposal
+    # whose funding entry follows ours was funded by reacting to it.
+    return list(
+        session.scalars(
+            select(Proposal)
+            .where(Proposal.pot_id == pot.id, Proposal.funding_entry_seq > entry.seq)
+            .order_by(Proposal.approval_seq)
+        )
+    )
