@@ -49,7 +49,8 @@ class RulesOutSchema(Schema):
     ballot = fields.String(required=True)
     late_joiners_may_vote = fields.Boolean(required=True)
     chosen = fields.Boolean(
-        required=True, metadata={"description": "False: the defaults, never chosen by stewards"}
+        required=True,
+        metadata={"description": "False: the defaults (stored or not), never chosen by stewards"},
     )
     set_at = fields.String(allow_none=True)
     set_by = fields.Integer(allow_none=True)
@@ -62,7 +63,7 @@ class RulesHistorySchema(Schema):
 def _json(entry: rulebook.RulesInForce) -> dict[str, Any]:
     return {
         **entry.rules.to_dict(),
-        "chosen": entry.set_by is not None or entry.set_at is not None,
+        "chosen": entry.chosen,
         "set_at": format_timestamp(entry.set_at) if entry.set_at else None,
         "set_by": entry.set_by,
     }

@@ -32,7 +32,8 @@ LOCALE = "en_GB"
 
 @dataclass(frozen=True)
 class RulesInWords:
-    version: int | None  # None: the default, never chosen
+    version: int | None  # None: the default, not stored yet
+    chosen: bool  # False: the default, stored or not
     name: str  # "Threshold: approved as soon as 3 members approve, unless 2 object"
     rule: list[str]  # how a proposal is decided
     settings: list[tuple[str, str]]  # (setting, its value in words)
@@ -57,6 +58,7 @@ def rules(slug: str) -> str:
             found.rules,
             view.currency,
             version=found.rules.version if stored else None,
+            chosen=found.chosen,
             set_at=found.set_at,
             set_by=names.get(found.set_by) if found.set_by is not None else None,
         )
@@ -74,6 +76,7 @@ def in_words(
     currency: str,
     *,
     version: int | None,
+    chosen: bool,
     set_at: datetime | None,
     set_by: str | None,
 ) -> RulesInWords:
@@ -105,7 +108,7 @@ def in_words(
             else "no: a member who joined after a proposal opened cannot vote on it",
         ),
     ]
-    return RulesInWords(version, name, how, settings, set_at, set_by)
+    return RulesInWords(version, chosen, name, how, settings, set_at, set_by)
 
 
 def _rule_in_words(rules: DecisionRules) -> tuple[str, list[str]]:

@@ -29,11 +29,17 @@ DEFAULT_RULES = DecisionRules(
 )
 
 
+#: The version the default is stored as. :func:`change_rules` stores the default before what
+#: it was given, so every version someone chose comes after it; none is ever chosen as 1.
+DEFAULT_VERSION = 1
+
+
 @dataclass(frozen=True)
 class RulesInForce:
     rules: DecisionRules
-    set_at: datetime | None  # None: the default, not chosen yet
-    set_by: int | None
+    set_at: datetime | None  # None: the default, not stored yet
+    set_by: int | None  # None: the default, or rules chosen by no user (the operator)
+    chosen: bool  # False: the default, stored or not; nobody chose it
 
 
 def rules_in_force(session: Session, pot: Pot) -> RulesInForce:
@@ -44,7 +50,7 @@ def rules_in_force(session: Session, pot: Pot) -> RulesInForce:
         .limit(1)
     ).one_or_none()
     if latest is None:
-        return RulesInForce(DEFAULT_RULES, None, None)
+        return RulesInForce(DEFAULT_RULES, None, None, chosen=False)
     return _in_force(latest)
 
 
@@ -119,5 +125,9 @@ def _store(
 
 def _in_force(row: RuleVersion) -> RulesInForce:
     return RulesInForce(
-        DecisionRules.from_dict(parse_json_object(row.rules_json)), row.set_at, row.set_by
+        DecisionRules.from_dict(parse_json_object(row.rules_json)),
+        row.set_at,
+        row.set_by,
+        # Not set_by: rules chosen by no user (the operator, say) were still chosen.
+        chosen=row.version != DEFAULT_VERSION,
     )
