@@ -183,7 +183,7 @@ def _people(session: Session, slug: str) -> tuple[dict[str, int], int]:
 
 def _rules(session: Session, slug: str, steward_id: int) -> int:
     pot = lock_pot(session, slug)
-    if rulebook.rules_in_force(session, pot).set_by is not None:
+    if rulebook.rules_in_force(session, pot).chosen:
         return 0
     rulebook.change_rules(session, pot, RULES, user_id=steward_id, actor=f"user:{steward_id}")
     return 1

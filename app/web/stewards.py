@@ -232,7 +232,7 @@ def render_rules(
         pot=pot,
         form=form,
         version=in_force.rules.version,
-        chosen=in_force.set_at is not None,
+        chosen=in_force.chosen,
         set_at=in_force.set_at,
         example="1000" + ("." + "0" * digits if digits else ""),
         limits=LIMITS_HINT,
