@@ -103,7 +103,9 @@ class PotProposals(MethodView):
                 after_id=after,
                 limit=limit + 1,
             )
-            items = [describe(session, p) for p in page[:limit]]
+            items = reading.summaries(
+                session, pot, page[:limit], now=utcnow(), render=markdown.render
+            )
         more = len(page) > limit
         return {"items": items, "next_cursor": encode_cursor(page[limit - 1].id) if more else None}
 

@@ -250,7 +250,7 @@ class PotRounds(MethodView):
             pot = ledger_pots.get_pot(session, slug)
             now = utcnow()
             rounds = services.list_rounds(session, pot)
-            return {"items": [reading.describe_round(session, pot, r, now=now) for r in rounds]}
+            return {"items": reading.describe_rounds(session, pot, rounds, now=now)}
 
     @role_required(Role.STEWARD)
     @idempotent

@@ -20,7 +20,7 @@ from app.api.proposals import ballot_key
 from app.extensions import database
 from app.problems import status_for
 from app.web.forms import AcceptInvitationForm, sentence
-from app.web.proposals import PotView, describe
+from app.web.proposals import PotView, describe_all
 from app.web.signin import SignedIn, login_required, signed_in
 from ledger.chain import format_timestamp
 from ledger.errors import LedgerError, Unauthenticated
@@ -133,7 +133,7 @@ def _my_proposals(db_session: Session, pot: Pot, user_id: int) -> list[dict[str,
         batch = proposals.list_proposals(
             db_session, pot, proposer_id=user_id, after_id=after, limit=100
         )
-        found.extend(describe(db_session, pot, p) for p in batch)
+        found.extend(describe_all(db_session, pot, batch))
         if len(batch) < 100:
             return found[::-1]  # newest first
         after = batch[-1].id
@@ -157,7 +157,8 @@ def _my_votes(db_session: Session, pot: Pot, user_id: int) -> list[MyVote]:
             Vote.proposal_id.in_([p.id for p in recent]), Vote.voter_key.in_(list(by_key))
         )
     ).all()
-    described = {v.voter_key: describe(db_session, pot, by_key[v.voter_key]) for v in votes}
+    voted_on = describe_all(db_session, pot, [by_key[v.voter_key] for v in votes])
+    described = {v.voter_key: d for v, d in zip(votes, voted_on, strict=True)}
     return sorted(
         (
             MyVote(described[v.voter_key], v.choice, v.reason, format_timestamp(v.changed_at))

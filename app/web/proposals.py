@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ def listing(slug: str) -> tuple[str, int]:
                 after_id=form.after.data or 0,
                 limit=PAGE_SIZE + 1,
             )
-            items = [describe(session, pot, p) for p in page[:PAGE_SIZE]]
+            items = describe_all(session, pot, page[:PAGE_SIZE])
             next_after = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
         view = PotView.of(pot)
     return render_template(
@@ -215,8 +215,9 @@ def find(session: Session, slug: str, proposal_id: int) -> tuple[Pot, Proposal]:
     return pot, proposal
 
 
-def describe(session: Session, pot: Pot, proposal: Proposal) -> dict[str, Any]:
-    return reading.summary(session, pot, proposal, now=utcnow(), render=markdown.render)
+def describe_all(session: Session, pot: Pot, listed: Sequence[Proposal]) -> list[dict[str, Any]]:
+    """The rows of a list of the pot's proposals, read together (never one by one)."""
+    return reading.summaries(session, pot, listed, now=utcnow(), render=markdown.render)
 
 
 def categories(session: Session, pot: Pot) -> list[str]:
@@ -294,8 +295,7 @@ def _all(
             batch = proposals.list_proposals(
                 session, pot, status=status, category=category, after_id=after, limit=EXPORT_BATCH
             )
-            for proposal in batch:
-                described = describe(session, pot, proposal)
+            for described in describe_all(session, pot, batch):
                 del described["summary_html"]  # the Markdown itself is in "summary"
                 yield pot, described
             if len(batch) < EXPORT_BATCH:

@@ -78,10 +78,7 @@ def listing(slug: str) -> str:
     now = utcnow()
     with database().read() as session:
         pot = ledger_pots.get_pot(session, slug)
-        items = [
-            reading.describe_round(session, pot, r, now=now)
-            for r in services.list_rounds(session, pot)
-        ]
+        items = reading.describe_rounds(session, pot, services.list_rounds(session, pot), now=now)
         summary = ledger_pots.summarise(session, pot)
     return render_template(
         "rounds/list.html",

@@ -7,34 +7,97 @@ to the reader).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from ledger import audit
 from ledger.chain import format_timestamp, parse_json_object
-from ledger.governance import funding, voting
+from ledger.governance import funding, rulebook, voting
+from ledger.governance.decisions import Tally
 from ledger.governance.models import CoProposer, Proposal, Status, Vote
-from ledger.governance.rulebook import rules_version
-from ledger.governance.rules import Ballot
+from ledger.governance.rules import Ballot, DecisionRules
 from ledger.models import Pot
 from ledger.people.models import User
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the rows of a list need besides the proposals themselves, each kind read in one
+    query for all of them (by proposal id, except names by user id)."""
+
+    co_proposers: dict[int, list[int]]
+    names: dict[int, str]
+    tallies: dict[int, Tally]
+    rules: dict[int, DecisionRules]  # opened proposals: the version they are decided under
+    voters: dict[int, voting.Electorate]  # open proposals
+    waiting: dict[int, int]  # approved proposals: their place in the queue for funds
 
 
 def summary(
     session: Session, pot: Pot, proposal: Proposal, *, now: datetime, render: Any
 ) -> dict[str, Any]:
     """The proposal with where it stands at ``now`` (``render`` turns Markdown into safe HTML)."""
-    co_proposers = _co_proposers(session, proposal)
-    names = _names(session, [proposal.proposer_id, *co_proposers])
-    counted = voting.tally(session, proposal)
-    rules = None
-    if proposal.rules_version is not None:
-        rules = rules_version(session, pot, proposal.rules_version)
-    pending = voting.current_decision(session, pot, proposal, now=now, rules=rules, counted=counted)
+    return summaries(session, pot, [proposal], now=now, render=render)[0]
+
+
+def summaries(
+    session: Session, pot: Pot, proposals: Sequence[Proposal], *, now: datetime, render: Any
+) -> list[dict[str, Any]]:
+    """:func:`summary` of each of the pot's ``proposals``, in order, for a fixed number of
+    queries however many there are: a list must not read each row's facts one by one."""
+    assert all(p.pot_id == pot.id for p in proposals)
+    if not proposals:
+        return []
+    known = _read_known(session, pot, proposals)
+    return [_summary(session, pot, p, known, now=now, render=render) for p in proposals]
+
+
+def _read_known(session: Session, pot: Pot, proposals: Sequence[Proposal]) -> _Known:
+    ids = [p.id for p in proposals]
+    co_proposers = _co_proposers(session, ids)
+    people = [p.proposer_id for p in proposals] + [u for co in co_proposers.values() for u in co]
+    versions = {p.rules_version for p in proposals if p.rules_version is not None}
+    by_version = rulebook.rules_versions(session, pot, versions)
+    rules = {p.id: by_version[p.rules_version] for p in proposals if p.rules_version is not None}
+    still_open = [p for p in proposals if p.status == Status.OPEN]
+    return _Known(
+        co_proposers=co_proposers,
+        names=_names(session, people),
+        tallies=voting.tallies(session, ids),
+        rules=rules,
+        voters=voting.electorates(session, still_open, rules),
+        waiting=waiting_positions(session, proposals),
+    )
+
+
+def _summary(
+    session: Session,
+    pot: Pot,
+    proposal: Proposal,
+    known: _Known,
+    *,
+    now: datetime,
+    render: Any,
+) -> dict[str, Any]:
+    co_proposers = known.co_proposers[proposal.id]
+    names = known.names
+    counted = known.tallies[proposal.id]
+    rules = known.rules.get(proposal.id)
+    # Given rules, tally and electorate, current_decision reads nothing more.
+    pending = voting.current_decision(
+        session,
+        pot,
+        proposal,
+        now=now,
+        rules=rules,
+        counted=counted,
+        voters=known.voters.get(proposal.id),
+    )
     decided = pending is not None and pending.is_final
     decision = (
         pending.to_dict()
@@ -63,7 +126,7 @@ def summary(
         "ballot": ballot,
         "tally": counted.to_dict(),
         "decision": decision,
-        "funding": _funding(session, pot, proposal),
+        "funding": _funding(pot, proposal, known.waiting.get(proposal.id)),
     }
 
 
@@ -110,29 +173,39 @@ def detail(
     return described
 
 
-def waiting_position(session: Session, proposal: Proposal) -> int | None:
-    if proposal.status != Status.APPROVED or proposal.approval_seq is None:
-        return None
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Proposal)
-        .where(
-            Proposal.pot_id == proposal.pot_id,
-            Proposal.status == Status.APPROVED,
-            Proposal.approval_seq < proposal.approval_seq,
+def waiting_positions(session: Session, proposals: Sequence[Proposal]) -> dict[int, int]:
+    """Each approved proposal's place in its pot's queue for funds (1: funded next), by id,
+    in one query; proposals not waiting are left out."""
+    waiting = [
+        p.id for p in proposals if p.status == Status.APPROVED and p.approval_seq is not None
+    ]
+    if not waiting:
+        return {}
+    ahead = aliased(Proposal)
+    rows = session.execute(
+        select(Proposal.id, func.count(ahead.id))
+        .outerjoin(
+            ahead,
+            and_(
+                ahead.pot_id == Proposal.pot_id,
+                ahead.status == Status.APPROVED,
+                ahead.approval_seq < Proposal.approval_seq,
+            ),
         )
+        .where(Proposal.id.in_(waiting))
+        .group_by(Proposal.id)
     )
-    return (ahead or 0) + 1
+    return {proposal_id: ahead_of_it + 1 for proposal_id, ahead_of_it in rows}
 
 
-def _funding(session: Session, pot: Pot, proposal: Proposal) -> dict[str, Any]:
+def _funding(pot: Pot, proposal: Proposal, waiting_position: int | None) -> dict[str, Any]:
     holding = proposal.status in funding.HOLDING
     return {
         "committed": _money(proposal.amount - proposal.paid_amount if holding else 0, pot),
         "paid": _money(proposal.paid_amount, pot),
         "entry_seq": proposal.funding_entry_seq,
         "funded_at": _time(proposal.funded_at),
-        "waiting_position": waiting_position(session, proposal),
+        "waiting_position": waiting_position,
     }
 
 
@@ -146,14 +219,16 @@ def _vote(vote: Vote, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _co_proposers(session: Session, proposal: Proposal) -> list[int]:
-    return list(
-        session.scalars(
-            select(CoProposer.user_id)
-            .where(CoProposer.proposal_id == proposal.id)
-            .order_by(CoProposer.user_id)
-        )
+def _co_proposers(session: Session, proposal_ids: Sequence[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {pid: [] for pid in proposal_ids}
+    rows = session.execute(
+        select(CoProposer.proposal_id, CoProposer.user_id)
+        .where(CoProposer.proposal_id.in_(proposal_ids))
+        .order_by(CoProposer.proposal_id, CoProposer.user_id)
     )
+    for proposal_id, user_id in rows:
+        found[proposal_id].append(user_id)
+    return found
 
 
 def _names(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:

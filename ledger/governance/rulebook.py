@@ -8,6 +8,7 @@ proposal's ``rules_version`` names a stored, publicly visible version.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,12 +56,23 @@ def rules_in_force(session: Session, pot: Pot) -> RulesInForce:
 
 
 def rules_version(session: Session, pot: Pot, version: int) -> DecisionRules:
-    row = session.scalars(
-        select(RuleVersion).where(RuleVersion.pot_id == pot.id, RuleVersion.version == version)
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"{pot.slug} has no rules version {version}")
-    return _in_force(row).rules
+    return rules_versions(session, pot, {version})[version]
+
+
+def rules_versions(
+    session: Session, pot: Pot, versions: Collection[int]
+) -> dict[int, DecisionRules]:
+    """Several versions of the pot's rules by number, in one query (for a list of proposals)."""
+    if not versions:
+        return {}
+    rows = session.scalars(
+        select(RuleVersion).where(RuleVersion.pot_id == pot.id, RuleVersion.version.in_(versions))
+    )
+    found = {row.version: _in_force(row).rules for row in rows}
+    missing = sorted(set(versions) - found.keys())
+    if missing:
+        raise NotFound(f"{pot.slug} has no rules version {missing[0]}")
+    return found
 
 
 def history(session: Session, pot: Pot) -> list[RulesInForce]:

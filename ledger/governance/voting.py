@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import audit
@@ -44,23 +45,33 @@ def voter_key(ballot_key: bytes, proposal_id: int, user_id: int) -> str:
 
 
 def tally(session: Session, proposal: Proposal) -> Tally:
+    return tallies(session, [proposal.id])[proposal.id]
+
+
+def tallies(session: Session, proposal_ids: Collection[int]) -> dict[int, Tally]:
+    """Each proposal's tally, in one query (a list of proposals costs no more than one)."""
+    if not proposal_ids:
+        return {}
     rows = session.execute(
-        select(Vote.choice, Vote.by_steward, func.count())
-        .where(Vote.proposal_id == proposal.id)
-        .group_by(Vote.choice, Vote.by_steward)
+        select(Vote.proposal_id, Vote.choice, Vote.by_steward, func.count())
+        .where(Vote.proposal_id.in_(proposal_ids))
+        .group_by(Vote.proposal_id, Vote.choice, Vote.by_steward)
     ).all()
-    counts = {"approve": 0, "object": 0, "abstain": 0}
-    steward_approvals = 0
-    for choice, by_steward, count in rows:
-        counts[choice] += count
+    counts = {pid: {"approve": 0, "object": 0, "abstain": 0} for pid in proposal_ids}
+    steward_approvals = dict.fromkeys(proposal_ids, 0)
+    for proposal_id, choice, by_steward, count in rows:
+        counts[proposal_id][choice] += count
         if choice == Choice.APPROVE and by_steward:
-            steward_approvals += count
-    return Tally(
-        approvals=counts["approve"],
-        objections=counts["object"],
-        abstentions=counts["abstain"],
-        steward_approvals=steward_approvals,
-    )
+            steward_approvals[proposal_id] += count
+    return {
+        pid: Tally(
+            approvals=counted["approve"],
+            objections=counted["object"],
+            abstentions=counted["abstain"],
+            steward_approvals=steward_approvals[pid],
+        )
+        for pid, counted in counts.items()
+    }
 
 
 def proposers(session: Session, proposal: Proposal) -> set[int]:
@@ -69,16 +80,40 @@ def proposers(session: Session, proposal: Proposal) -> set[int]:
 
 
 def electorate(session: Session, proposal: Proposal, rules: DecisionRules) -> Electorate:
-    """Who may vote: members other than its proposers, without late joiners unless allowed."""
-    assert proposal.opened_at is not None
-    query = select(Membership.role, func.count()).where(
-        Membership.pot_id == proposal.pot_id,
-        Membership.user_id.not_in(proposers(session, proposal)),
-    )
-    if not rules.late_joiners_may_vote:
-        query = query.where(Membership.joined_at <= proposal.opened_at)
-    counts: dict[str, int] = {r: n for r, n in session.execute(query.group_by(Membership.role))}
-    return Electorate(sum(counts.values()), counts.get(Role.STEWARD.value, 0))
+    return electorates(session, [proposal], {proposal.id: rules})[proposal.id]
+
+
+def electorates(
+    session: Session, proposals: Sequence[Proposal], rules: Mapping[int, DecisionRules]
+) -> dict[int, Electorate]:
+    """Who may vote on each opened proposal (``rules`` by proposal id), in one query: members
+    other than its proposers, without late joiners unless its rules allow them."""
+    if not proposals:
+        return {}
+    assert all(p.opened_at is not None for p in proposals)
+    late_joiners_welcome = [p.id for p in proposals if rules[p.id].late_joiners_may_vote]
+    co_proposer = select(CoProposer.user_id).where(CoProposer.proposal_id == Proposal.id)
+    rows = session.execute(
+        select(Proposal.id, Membership.role, func.count())
+        .join(Membership, Membership.pot_id == Proposal.pot_id)
+        .where(
+            Proposal.id.in_([p.id for p in proposals]),
+            Membership.user_id != Proposal.proposer_id,
+            Membership.user_id.not_in(co_proposer.scalar_subquery()),
+            or_(
+                Proposal.id.in_(late_joiners_welcome),
+                Membership.joined_at <= Proposal.opened_at,
+            ),
+        )
+        .group_by(Proposal.id, Membership.role)
+    ).all()
+    counts: dict[int, dict[str, int]] = {p.id: {} for p in proposals}
+    for proposal_id, role, count in rows:
+        counts[proposal_id][role] = count
+    return {
+        pid: Electorate(sum(by_role.values()), by_role.get(Role.STEWARD.value, 0))
+        for pid, by_role in counts.items()
+    }
 
 
 def current_decision(
@@ -89,9 +124,10 @@ def current_decision(
     now: datetime,
     rules: DecisionRules | None = None,
     counted: Tally | None = None,
+    voters: Electorate | None = None,
 ) -> Decision | None:
     """Where an open proposal stands at ``now`` (None unless it is open). A caller that has
-    already read the proposal's rules version or tally passes them in."""
+    already read the proposal's rules version, tally or electorate passes them in."""
     if proposal.status != Status.OPEN:
         return None
     assert proposal.rules_version and proposal.opened_at and proposal.closes_at
@@ -99,7 +135,8 @@ def current_decision(
         rules = rules_version(session, pot, proposal.rules_version)
     if counted is None:
         counted = tally(session, proposal)
-    voters = electorate(session, proposal, rules)
+    if voters is None:
+        voters = electorate(session, proposal, rules)
     # A member removed after voting still counted: the electorate is never smaller than the
     # votes already cast, so the arithmetic stays honest.
     return decide(

@@ -8,6 +8,7 @@ counts, and a member is shown only their own ballot (by the caller, through
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,51 @@ from ledger.models import Pot
 from ledger.people.models import User
 from ledger.rounds import services
 from ledger.rounds.models import Kind, Round, RoundProject, RoundResult
-from ledger.rounds.settlement import awards_of, stored_result
+from ledger.rounds.settlement import awards_of
 
 
 def describe_round(session: Session, pot: Pot, round_: Round, *, now: datetime) -> dict[str, Any]:
-    result = stored_result(session, round_)
-    cofunding = round_.kind == Kind.COFUNDING
+    return describe_rounds(session, pot, [round_], now=now)[0]
+
+
+def describe_rounds(
+    session: Session, pot: Pot, rounds: Sequence[Round], *, now: datetime
+) -> list[dict[str, Any]]:
+    """:func:`describe_round` of each of the pot's ``rounds``, in order, for a fixed number of
+    queries however many there are."""
+    assert all(r.pot_id == pot.id for r in rounds)
+    if not rounds:
+        return []
+    counted = _counted(session, [r.id for r in rounds])
+    ballots = services.ballots_cast_in(session, rounds)
+    members = services.electorates(session, [r for r in rounds if r.kind == Kind.COFUNDING])
+    return [
+        _round(
+            session,
+            pot,
+            r,
+            now=now,
+            counted=r.id in counted,
+            ballots=ballots[r.id],
+            members=members.get(r.id),
+        )
+        for r in rounds
+    ]
+
+
+def _round(
+    session: Session,
+    pot: Pot,
+    round_: Round,
+    *,
+    now: datetime,
+    counted: bool,
+    ballots: int,
+    members: int | None,
+) -> dict[str, Any]:
+    share = None
+    if round_.kind == Kind.COFUNDING:  # given the electorate, the share reads nothing more
+        share = _money(services.cofunding_share(session, round_, electorate_size=members), pot)
     return {
         "id": round_.id,
         "pot": pot.slug,
@@ -46,14 +86,21 @@ def describe_round(session: Session, pot: Pot, round_: Round, *, now: datetime) 
             "max_projects": round_.max_projects,
             "max_cost": None if round_.max_cost is None else _money(round_.max_cost, pot),
         },
-        "share": _money(services.cofunding_share(session, round_), pot) if cofunding else None,
-        "ballots": services.ballots_cast(session, round_),
-        "counted": result is not None,
+        "share": share,
+        "ballots": ballots,
+        "counted": counted,
         "funded": round_.funded,
         "budget_entry_seq": round_.commitment_entry_seq,
         "settlement_entry_seq": round_.settlement_entry_seq,
         "created_at": _time(round_.created_at),
     }
+
+
+def _counted(session: Session, round_ids: list[int]) -> set[int]:
+    """The rounds whose result is stored."""
+    return set(
+        session.scalars(select(RoundResult.round_id).where(RoundResult.round_id.in_(round_ids)))
+    )
 
 
 def describe_projects(session: Session, pot: Pot, round_: Round) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ledger import audit
 from ledger.errors import Forbidden, InvalidInput
@@ -182,35 +182,68 @@ def pledged(session: Session, round_: Round) -> dict[int, tuple[int, int]]:
 
 
 def ballots_cast(session: Session, round_: Round) -> int:
-    model = RoundBallot if round_.kind == Kind.APPROVAL else RoundPledge
-    key = RoundBallot.voter_key if round_.kind == Kind.APPROVAL else RoundPledge.pledger_key
-    return (
-        session.scalar(
-            select(func.count(func.distinct(key)))
-            .select_from(model)
-            .where(model.round_id == round_.id)
+    return ballots_cast_in(session, [round_])[round_.id]
+
+
+def ballots_cast_in(session: Session, rounds: Sequence[Round]) -> dict[int, int]:
+    """How many members cast a ballot (approval rounds) or pledged (co-funding rounds) in each
+    round, by id: one query per kind of round, however many rounds."""
+    approval = [r.id for r in rounds if r.kind == Kind.APPROVAL]
+    cofunding = [r.id for r in rounds if r.kind != Kind.APPROVAL]
+    cast = {r.id: 0 for r in rounds}
+    if approval:
+        cast.update(
+            _distinct_per_round(session, RoundBallot.round_id, RoundBallot.voter_key, approval)
         )
-        or 0
+    if cofunding:
+        cast.update(
+            _distinct_per_round(session, RoundPledge.round_id, RoundPledge.pledger_key, cofunding)
+        )
+    return cast
+
+
+def _distinct_per_round(
+    session: Session,
+    round_id: InstrumentedAttribute[int],
+    key: InstrumentedAttribute[str],
+    round_ids: list[int],
+) -> dict[int, int]:
+    rows = session.execute(
+        select(round_id, func.count(func.distinct(key)))
+        .where(round_id.in_(round_ids))
+        .group_by(round_id)
     )
+    return {r: n for r, n in rows}
 
 
 def electorate(session: Session, round_: Round) -> int:
-    """Members who joined before voting opened: who may vote, and who share a co-funding
-    round's budget."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.pot_id == round_.pot_id, Membership.joined_at < round_.voting_starts)
+    return electorates(session, [round_])[round_.id]
+
+
+def electorates(session: Session, rounds: Sequence[Round]) -> dict[int, int]:
+    """Members who joined before voting opened, per round id (one query): who may vote, and
+    who share a co-funding round's budget."""
+    if not rounds:
+        return {}
+    rows = session.execute(
+        select(Round.id, func.count(Membership.user_id))
+        .join(
+            Membership,
+            (Membership.pot_id == Round.pot_id) & (Membership.joined_at < Round.voting_starts),
         )
-        or 0
+        .where(Round.id.in_([r.id for r in rounds]))
+        .group_by(Round.id)
     )
+    return {r.id: 0 for r in rounds} | {round_id: n for round_id, n in rows}
 
 
-def cofunding_share(session: Session, round_: Round) -> int:
+def cofunding_share(session: Session, round_: Round, *, electorate_size: int | None = None) -> int:
     """Each member's equal share of a co-funding round's budget (minor units, rounded down:
-    the indivisible remainder stays in the pot)."""
-    return round_.budget // max(electorate(session, round_), 1)
+    the indivisible remainder stays in the pot). A caller that has counted the round's
+    electorate passes it in."""
+    if electorate_size is None:
+        electorate_size = electorate(session, round_)
+    return round_.budget // max(electorate_size, 1)
 
 
 def my_ballot(
