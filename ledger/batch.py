@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import accounts, tree
+from ledger.bulk import insert_returning, insert_rows
 from ledger.chain import canonical_json_text, entry_hash, format_timestamp
 from ledger.errors import InvalidInput
 from ledger.journal import (
@@ -31,7 +32,6 @@ from ledger.journal import (
     PostingSpec,
     conflict,
     fingerprint_and_bytes,
-    load_balances,
     lock_pot,
     new_amounts,
     validate,
@@ -41,12 +41,21 @@ from ledger.models import Balance, Base, Entry, Pot
 _ENTRIES: Table = Base.metadata.tables["ledger_entries"]
 _POSTINGS: Table = Base.metadata.tables["ledger_postings"]
 _BALANCES: Table = Base.metadata.tables["ledger_balances"]
+_BALANCE_KEY = inspect(Balance).identity_key_from_primary_key
 _POTS: Table = Base.metadata.tables["pots"]
-_RETURNING = insert(_ENTRIES).returning(_ENTRIES.c.seq, _ENTRIES.c.id)
+# Statements built once: building one costs more than running it.
+_READ_BALANCES = select(Balance.account, Balance.amount, Balance.non_negative).where(
+    Balance.pot_id == bindparam("pot"), Balance.account.in_(bindparam("names", expanding=True))
+)
 _UPDATE_BALANCE = (
     update(_BALANCES)
     .where(_BALANCES.c.pot_id == bindparam("pot"), _BALANCES.c.account == bindparam("name"))
     .values(amount=bindparam("new_amount"))
+)
+_UPDATE_HEAD = (
+    update(_POTS)
+    .where(_POTS.c.id == bindparam("pot"))
+    .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
 )
 
 _KEY = "idempotency key"
@@ -126,9 +135,32 @@ def append_many_locked(
     return plan.write(session)
 
 
+# The columns of a new entry, in the order of _Planned.values.
+_ENTRY_COLUMNS = (
+    "pot_id",
+    "seq",
+    "recorded_at",
+    "kind",
+    "memo",
+    "actor",
+    "external_ref",
+    "idempotency_key",
+    "reverses_seq",
+    "data_json",
+    "fingerprint",
+    "prev_hash",
+    "hash",
+)
+
+
 @dataclass(slots=True)
 class _Planned:
-    row: dict[str, Any]  # the entry's columns
+    seq: int
+    kind: str
+    fingerprint: str
+    prev_hash: str
+    hash: str
+    values: tuple[Any, ...]  # the entry's row, in _ENTRY_COLUMNS order
     postings: tuple[PostingSpec, ...]
     canonical: bytes
 
@@ -149,7 +181,7 @@ class _Plan:
         self.found: dict[str, dict[str, AppendedEntry | int]] = {_KEY: {}, _REF: {}}
         self.amounts: dict[str, int] = {}
         self.non_negative: dict[str, bool] = {}
-        self.balances: dict[str, Balance] = {}
+        self.stored: set[str] = set()  # accounts with a stored balance row
 
     def load(self, session: Session, requests: Sequence[EntryRequest]) -> None:
         keys = {r.idempotency_key for r in requests if r.idempotency_key is not None}
@@ -170,9 +202,14 @@ class _Plan:
                     if stored.external_ref in refs:
                         self.found[_REF][stored.external_ref] = entry
         names = sorted({p.account for r in requests for p in r.postings})
-        self.balances = load_balances(session, self.pot, names)
-        self.amounts = {name: b.amount for name, b in self.balances.items()}
-        self.non_negative = {name: b.non_negative for name, b in self.balances.items()}
+        if names:
+            balances = session.connection().execute(
+                _READ_BALANCES, {"pot": self.pot.id, "names": names}
+            )
+            for name, amount, non_negative in balances:
+                self.stored.add(name)
+                self.amounts[name] = amount
+                self.non_negative[name] = non_negative
 
     def add(self, request: EntryRequest) -> None:
         data_json = canonical_json_text(request.data)
@@ -193,23 +230,33 @@ class _Plan:
         )
         self.seq += 1
         digest = entry_hash(canonical)
-        row = {
-            "pot_id": self.pot.id,
-            "seq": self.seq,
-            "recorded_at": self.recorded_at,
-            "kind": request.kind,
-            "memo": request.memo,
-            "actor": request.actor,
-            "external_ref": request.external_ref,
-            "idempotency_key": request.idempotency_key,
-            "reverses_seq": request.reverses_seq,
-            "data_json": data_json,
-            "fingerprint": content,
-            "prev_hash": self.prev_hash,
-            "hash": digest,
-        }
+        values = (
+            self.pot.id,
+            self.seq,
+            self.recorded_at,
+            request.kind,
+            request.memo,
+            request.actor,
+            request.external_ref,
+            request.idempotency_key,
+            request.reverses_seq,
+            data_json,
+            content,
+            self.prev_hash,
+            digest,
+        )
         index = len(self.new)
-        self.new.append(_Planned(row, tuple(request.postings), canonical))
+        planned = _Planned(
+            self.seq,
+            request.kind,
+            content,
+            self.prev_hash,
+            digest,
+            values,
+            tuple(request.postings),
+            canonical,
+        )
+        self.new.append(planned)
         self.outcome.append((index, True))
         if request.idempotency_key is not None:
             self.found[_KEY][request.idempotency_key] = index
@@ -225,8 +272,7 @@ class _Plan:
             if value is None or earlier is None:
                 continue
             if isinstance(earlier, int):
-                seq = self.new[earlier].row["seq"]
-                earlier_content = self.new[earlier].row["fingerprint"]
+                seq, earlier_content = self.new[earlier].seq, self.new[earlier].fingerprint
             else:
                 seq, earlier_content = earlier.seq, self.fingerprints[earlier.seq]
             if earlier_content != content:
@@ -244,36 +290,34 @@ class _Plan:
     def _insert(self, session: Session) -> list[AppendedEntry]:
         connection = session.connection()
         # The ids come back in any order (which lets SQLite insert them in one statement too).
-        ids: dict[int, int] = dict(connection.execute(_RETURNING, [p.row for p in self.new]).all())
+        ids: dict[int, int] = dict(
+            insert_returning(
+                connection, _ENTRIES, _ENTRY_COLUMNS, [p.values for p in self.new], ("seq", "id")
+            )
+        )
         entries = [
             AppendedEntry(
-                id=ids[p.row["seq"]],
-                seq=p.row["seq"],
-                kind=p.row["kind"],
-                prev_hash=p.row["prev_hash"],
-                hash=p.row["hash"],
+                id=ids[p.seq],
+                seq=p.seq,
+                kind=p.kind,
+                prev_hash=p.prev_hash,
+                hash=p.hash,
                 postings=p.postings,
             )
             for p in self.new
         ]
         currency = self.pot.currency
-        connection.execute(
-            insert(_POSTINGS),
+        insert_rows(
+            connection,
+            _POSTINGS,
+            ("entry_id", "position", "account", "amount", "currency"),
             [
-                {
-                    "entry_id": entry.id,
-                    "position": i,
-                    "account": posting.account,
-                    "amount": posting.amount,
-                    "currency": currency,
-                }
+                (entry.id, i, posting.account, posting.amount, currency)
                 for entry in entries
                 for i, posting in enumerate(entry.postings)
             ],
         )
-        tree.add_leaves(
-            session, self.pot.id, self.new[0].row["seq"], [p.canonical for p in self.new]
-        )
+        tree.add_leaves(session, self.pot.id, self.new[0].seq, [p.canonical for p in self.new])
         self._write_balances_and_head(session)
         return entries
 
@@ -282,8 +326,8 @@ class _Plan:
         session's copies of those rows (if it holds them) take the new values as committed,
         so they read right and no later flush writes them again."""
         touched = sorted({p.account for planned in self.new for p in planned.postings})
-        held = [name for name in touched if name in self.balances]
-        new = [name for name in touched if name not in self.balances]
+        held = [name for name in touched if name in self.stored]
+        new = [name for name in touched if name not in self.stored]
         connection = session.connection()
         pot_id = self.pot.id
         if held:
@@ -292,7 +336,10 @@ class _Plan:
                 [{"pot": pot_id, "name": name, "new_amount": self.amounts[name]} for name in held],
             )
             for name in held:
-                set_committed_value(self.balances[name], "amount", self.amounts[name])
+                key = _BALANCE_KEY((pot_id, name))
+                copy = session.identity_map.get(key)
+                if copy is not None:
+                    set_committed_value(copy, "amount", self.amounts[name])
         if new:
             connection.execute(
                 insert(_BALANCES),
@@ -306,10 +353,6 @@ class _Plan:
                     for name in new
                 ],
             )
-        connection.execute(
-            update(_POTS)
-            .where(_POTS.c.id == pot_id)
-            .values(head_seq=self.seq, head_hash=self.prev_hash)
-        )
+        connection.execute(_UPDATE_HEAD, {"pot": pot_id, "seq": self.seq, "hash": self.prev_hash})
         set_committed_value(self.pot, "head_seq", self.seq)
         set_committed_value(self.pot, "head_hash", self.prev_hash)

@@ -211,6 +211,8 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
         raise InvalidInput(f"{name} must not be empty")
     if len(value) > limit:
         raise InvalidInput(f"{name} is {len(value)} characters long; the limit is {limit}")
+    if value.isascii() and value.isprintable():
+        return  # the usual case, and nothing below can refuse it
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -346,7 +348,7 @@ def conflict(label: str, value: str, seq: int) -> IdempotencyConflict:
     )
 
 
-def load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str, Balance]:
+def _load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str, Balance]:
     """The pot's stored balances of these accounts (absent: never posted to).
 
     Balances already in the session (an earlier append of the same transaction loaded or made
@@ -405,7 +407,7 @@ def _apply_to_balances(
     session: Session, pot: Pot, postings: Sequence[PostingSpec]
 ) -> list[Balance]:
     """New balances after the postings, refusing any that would break a non-negative rule."""
-    existing = load_balances(session, pot, sorted({p.account for p in postings}))
+    existing = _load_balances(session, pot, sorted({p.account for p in postings}))
     amounts = new_amounts(
         pot,
         postings,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,18 +79,21 @@ def create_pot(session: Session, slug: str, *, name: str, currency: str) -> Pot:
     return pot
 
 
+# Built once: every request finds a pot, and building the statement costs more than running it.
+_FIND_POT = select(Pot).where(Pot.slug == bindparam("slug"))
+# populate_existing: a Pot already in the session (read before the lock) must be refreshed from
+# the locked row, or its chain head could be stale.
+_LOCK_POT = _FIND_POT.with_for_update().execution_options(populate_existing=True)
+
+
 def find_pot(session: Session, slug: str, *, for_update: bool = False) -> Pot:
     """The pot called ``slug``; ``for_update`` holds its row lock until the transaction ends."""
     # A string that is not a slug cannot name a pot; it never reaches the database (a NUL byte
     # would make PostgreSQL fail rather than find nothing).
     if not isinstance(slug, str) or not SLUG.match(slug):
         raise PotNotFound(f"there is no pot called {slug!r}")
-    query = select(Pot).where(Pot.slug == slug)
-    if for_update:
-        # populate_existing: a Pot already in the session (read before the lock) must be
-        # refreshed from the locked row, or its chain head could be stale.
-        query = query.with_for_update().execution_options(populate_existing=True)
-    pot = session.scalars(query).one_or_none()
+    query = _LOCK_POT if for_update else _FIND_POT
+    pot = session.scalars(query, {"slug": slug}).one_or_none()
     if pot is None:
         raise PotNotFound(f"there is no pot called {slug!r}")
     return pot

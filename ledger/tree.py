@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Executable, Table, bindparam, insert, select, union_all
+from sqlalchemy import Connection, Executable, Table, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger import merkle
+from ledger.bulk import insert_rows
 from ledger.chain import canonical_bytes, stored_document
 from ledger.models import Base, Entry, MerkleNode, Pot
 
@@ -77,13 +78,13 @@ def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequen
         return value
 
     frontier = merkle.Frontier.of_size(size, get_node)
-    rows = [
-        {"pot_id": pot_id, "level": level, "idx": index, "hash": value}
-        for canonical in canonicals
-        for level, index, value in frontier.append_completing(merkle.leaf_hash(canonical))
-    ]
-    if rows:
-        session.connection().execute(insert(_NODES), rows)
+    rows = []
+    for canonical in canonicals:
+        rows += [
+            (pot_id, level, index, value)
+            for level, index, value in frontier.append_completing(merkle.leaf_hash(canonical))
+        ]
+    insert_rows(session.connection(), _NODES, ("pot_id", "level", "idx", "hash"), rows)
 
 
 def _frontier(session: Session, pot_id: int, size: int) -> dict[tuple[int, int], bytes]:

@@ -1,0 +1,74 @@
+"""Inserting many rows at once, at the speed of the database driver.
+
+SQLAlchemy's executemany processes every parameter of every row in Python before the driver sees
+it; for narrow rows on SQLite that costs about as much as the insert itself (measured: 200 Merkle
+node rows, 1.0 ms through Core, 0.5 ms through the driver). On SQLite, rows go straight to the
+driver's executemany, a loop in C; on PostgreSQL, through Core, whose "insertmanyvalues" turns
+them into multi-row statements (one round trip per thousand rows, which is what matters there).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, Table, insert
+
+Row = tuple[Any, ...]
+
+
+def insert_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> None:
+    """INSERT ``rows``, tuples of values in the order of ``columns``, into ``table``."""
+    if not rows:
+        return
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_sqlite_insert(table, tuple(columns)), list(rows))
+    else:
+        connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def insert_returning(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    returning: Sequence[str],
+) -> list[Row]:
+    """INSERT ``rows`` as :func:`insert_rows` does and return the ``returning`` columns of each
+    new row, in no particular order (match them by a unique column, as the database may not
+    keep the order of a multi-row insert)."""
+    if not rows:
+        return []
+    if connection.dialect.name != "sqlite":
+        statement = insert(table).returning(*(table.c[name] for name in returning))
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+        return [tuple(row) for row in connection.execute(statement, params)]
+    driver: Any = connection.connection.driver_connection
+    per_statement = max(1, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
+    found: list[Row] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = _sqlite_insert(table, tuple(columns), len(chunk), tuple(returning))
+        flat = [value for row in chunk for value in row]
+        found.extend(connection.exec_driver_sql(sql, tuple(flat)).all())
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_insert(
+    table: Table, columns: tuple[str, ...], rows: int = 1, returning: tuple[str, ...] = ()
+) -> str:
+    """INSERT of ``rows`` rows with "?" marks (one row: for executemany)."""
+    for name in columns:
+        kind = table.c[name].type
+        # Values reach the driver as they are: only types the sqlite3 module takes unchanged
+        # (text, integers, bytes) may go this way.
+        if kind.python_type not in (str, int, bytes) and not isinstance(kind, LargeBinary):
+            raise TypeError(f"{table.name}.{name} needs SQLAlchemy's conversion; use Core")
+    values = ", ".join(["(" + ", ".join("?" for _ in columns) + ")"] * rows)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}"
+    return sql + (f" RETURNING {', '.join(returning)}" if returning else "")
