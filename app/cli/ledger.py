@@ -83,13 +83,15 @@ def record(
 @refusals_as_errors
 def reverse(slug: str, seq: int, memo: str, idempotency_key: str | None) -> None:
     """Append the entry that reverses entry SEQ of pot SLUG."""
-    from ledger.journal import reverse as reverse_entry
-
     with write_session() as session:
-        result = reverse_entry(
+        reversed_by = treasury.reverse_entry(
             session, slug, seq, memo=memo, actor=cli_actor(), idempotency_key=idempotency_key
         )
-        click.echo(f"reversed #{seq} with #{result.entry.seq} {result.entry.hash}")
+        entry = reversed_by.entry
+        note = "reversed" if reversed_by.created else "already reversed (nothing new):"
+        click.echo(f"{note} #{seq} with #{entry.seq} {entry.hash}")
+        for proposal in reversed_by.funded:
+            click.echo(f"funded proposal #{proposal.id} (it was waiting for funds)")
 
 
 @ledger.command()

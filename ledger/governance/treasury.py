@@ -1,11 +1,11 @@
-"""Money a treasurer records by hand (on the API, the pages or the command line), and what the
-pot's decisions make of it.
+"""Money a treasurer records or reverses by hand (on the API, the pages or the command line),
+and what the pot's decisions make of it.
 
-Recording and reacting happen in the caller's transaction, under the pot's lock that the
-append takes: money that arrives funds the approved proposals waiting for it, and a payout out
-of a proposal's commitment counts as paying that proposal (``funding.after_entries``). A retry
-that the ledger recognises (same idempotency key, same body) records nothing, so it sets
-nothing in motion either.
+Appending and reacting happen in the caller's transaction, under the pot's lock that the
+append takes: money that arrives (or that a reversal gives back to available) funds the
+approved proposals waiting for it, and a payout out of a proposal's commitment counts as paying
+that proposal (``funding.after_entries``). A retry that the ledger recognises (same idempotency
+key, same body) records nothing, so it sets nothing in motion either.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import operations
+from ledger import journal, operations
 from ledger.governance import funding
 from ledger.governance.models import Proposal
 from ledger.models import Entry, Pot
@@ -61,6 +61,32 @@ def record_money(
         direction=direction,
         now=now,
     )
+    return _react(session, result, actor=actor, now=now)
+
+
+def reverse_entry(
+    session: Session,
+    slug: str,
+    seq: int,
+    *,
+    memo: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """Append the entry that undoes entry ``seq`` of pot ``slug`` (see ``journal.reverse``),
+    then let the pot's decisions react to it as to money recorded: reversing a payout or a fee
+    gives money back to available, which waiting proposals must not miss."""
+    now = now or utcnow()
+    result = journal.reverse(
+        session, slug, seq, memo=memo, actor=actor, idempotency_key=idempotency_key, now=now
+    )
+    return _react(session, result, actor=actor, now=now)
+
+
+def _react(
+    session: Session, result: journal.AppendResult, *, actor: str, now: datetime
+) -> Recorded:
     if not result.created:
         return Recorded(result.entry, created=False, funded=[])
     pot = session.get(Pot, result.entry.pot_id)  # the pot the append locked: no query

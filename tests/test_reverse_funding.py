@@ -1,0 +1,102 @@
+"""Reversing an entry is money moving too: a reversal that gives money back to ``available``
+funds the approved proposals waiting for it, as recording money does
+(``ledger.governance.treasury.reverse_entry``, used by ``commonpot ledger reverse``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from community import person
+from helpers import invoke_cli
+from ledger import pots as ledger_pots
+from ledger.db import Database
+from ledger.governance import proposals
+from ledger.governance.models import Status
+from ledger.governance.treasury import record_money, reverse_entry
+from ledger.timestamps import utcnow
+
+KEY = b"k" * 32
+
+
+def approved_waiting(db: Database, slug: str, amount: int) -> int:
+    """A proposal the pot's one steward approved while the pot had too little money for it."""
+    proposer, steward = person(db, slug, "member"), person(db, slug, "steward")
+    draft = proposals.Draft(title="Bursaries", summary="", amount=amount, payee_name="Members")
+    with db.write() as session:
+        pid = proposals.submit(
+            session, slug, draft, user_id=proposer.id, open_now=True, now=utcnow()
+        ).id
+    with db.write() as session:
+        proposals.vote(
+            session,
+            pid,
+            user_id=steward.id,
+            choice="approve",
+            reason=None,
+            ballot_key=KEY,
+            now=utcnow(),
+        )
+    assert status_of(db, pid) == Status.APPROVED
+    return pid
+
+
+def status_of(db: Database, pid: int) -> str:
+    with db.read() as session:
+        return str(proposals.get(session, pid).status)
+
+
+def record(db: Database, slug: str, kind: str, amount: int) -> int:
+    with db.write() as session:
+        return record_money(session, slug, kind, amount, memo=kind, actor="test").entry.seq
+
+
+def available(db: Database, slug: str) -> int:
+    with db.read() as session:
+        return ledger_pots.summarise(session, ledger_pots.get_pot(session, slug)).available
+
+
+def test_reversing_a_payout_on_the_command_line_funds_the_proposal_waiting(
+    db: Database, pot_slug: str, tmp_path: Path
+) -> None:
+    record(db, pot_slug, "contribution", 10_000)
+    payout = record(db, pot_slug, "payout", 8_000)  # £20.00 left
+    pid = approved_waiting(db, pot_slug, 5_000)
+
+    args = ("ledger", "reverse", pot_slug, str(payout), "--memo", "The venue refunded us")
+    code, out = invoke_cli(db, tmp_path, *args, "--idempotency-key", "refund-1")
+    assert code == 0 and out.startswith(f"reversed #{payout} with #{payout + 1} "), out
+    assert f"funded proposal #{pid} (it was waiting for funds)" in out
+    assert status_of(db, pid) == Status.FUNDED
+    assert available(db, pot_slug) == 5_000
+    with db.read() as session:
+        assert proposals.get(session, pid).funding_entry_seq == payout + 2  # after the reversal
+
+    # The same command again is recognised: nothing is appended, nothing funded twice.
+    code, out = invoke_cli(db, tmp_path, *args, "--idempotency-key", "refund-1")
+    assert code == 0, out
+    assert out.startswith(f"already reversed (nothing new): #{payout} with #{payout + 1} ")
+    assert "funded proposal" not in out
+    assert available(db, pot_slug) == 5_000
+
+
+def test_a_reversal_that_takes_money_away_funds_nothing(db: Database, pot_slug: str) -> None:
+    grant = record(db, pot_slug, "contribution", 10_000)
+    record(db, pot_slug, "contribution", 3_000)
+    pid = approved_waiting(db, pot_slug, 20_000)
+    with db.write() as session:
+        undone = reverse_entry(session, pot_slug, grant, memo="Sent in error", actor="test")
+    assert undone.created and undone.funded == []
+    assert status_of(db, pid) == Status.APPROVED
+    assert available(db, pot_slug) == 3_000
+
+
+def test_funded_proposals_come_back_in_approval_order(db: Database, pot_slug: str) -> None:
+    record(db, pot_slug, "contribution", 9_000)
+    fee = record(db, pot_slug, "fee", 9_000)
+    first = approved_waiting(db, pot_slug, 4_000)
+    second = approved_waiting(db, pot_slug, 4_000)
+    third = approved_waiting(db, pot_slug, 4_000)
+    with db.write() as session:
+        undone = reverse_entry(session, pot_slug, fee, memo="Fee waived", actor="test")
+        assert [p.id for p in undone.funded] == [first, second]  # £90 covers two of three
+    assert status_of(db, third) == Status.APPROVED
