@@ -34,7 +34,7 @@ from ledger.governance.models import Choice, Proposal, Status
 from ledger.governance.rules import Ballot
 from ledger.models import Pot
 from ledger.money import to_decimal_string
-from ledger.people.membership import role_in
+from ledger.people.membership import may_act
 from ledger.timestamps import utcnow
 
 blp = Blueprint("proposals", __name__)
@@ -168,7 +168,8 @@ def render_detail(
             viewer_id=user.id if user else None,
             ballot_key=ballot_key(),
         )
-        role = role_in(session, pot.id, user.id) if user else None
+        # Any role in the pot, or a site admin: the one pot-role check (as require_pot_role).
+        acts_in_pot = user is not None and may_act(session, user, slug)
         version = proposal.rules_version
         rule_kind = rulebook.rules_version(session, pot, version).kind if version else None
         view = PotView.of(pot)
@@ -189,13 +190,7 @@ def render_detail(
         pot=view,
         p=described,
         secret=described["ballot"] == Ballot.SECRET.value,
-        can_vote=(
-            described["status"] == Status.OPEN
-            and user is not None
-            and (role is not None or user.is_admin)
-            and not is_proposer
-        ),
-        signed_in_member=role is not None,
+        can_vote=described["status"] == Status.OPEN and acts_in_pot and not is_proposer,
         is_proposer=is_proposer,
         can_withdraw=is_proposer
         and described["status"] in (Status.DRAFT, Status.OPEN, Status.APPROVED, Status.FUNDED),
