@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ledger import accounts, tree
+from ledger import accounts, merkle, tree
 from ledger.bulk import insert_returning, insert_rows
 from ledger.chain import canonical_json_text, entry_hash, format_timestamp
 from ledger.errors import InvalidInput
@@ -150,6 +150,7 @@ _ENTRY_COLUMNS = (
     "fingerprint",
     "prev_hash",
     "hash",
+    "leaf_hash",
 )
 
 
@@ -160,9 +161,9 @@ class _Planned:
     fingerprint: str
     prev_hash: str
     hash: str
+    leaf: bytes  # its Merkle leaf hash
     values: tuple[Any, ...]  # the entry's row, in _ENTRY_COLUMNS order
     postings: tuple[PostingSpec, ...]
-    canonical: bytes
 
 
 class _Plan:
@@ -170,6 +171,8 @@ class _Plan:
 
     def __init__(self, pot: Pot, now: datetime | None) -> None:
         self.pot = pot
+        # Read once: the ORM's attribute access would cost more than the rest of a plan step.
+        self.pot_id, self.slug, self.currency = pot.id, pot.slug, pot.currency
         self.recorded_at = format_timestamp(now or datetime.now(UTC))
         self.seq = pot.head_seq
         self.prev_hash = pot.head_hash
@@ -216,7 +219,8 @@ class _Plan:
         content, canonical = fingerprint_and_bytes(
             request,
             data_json,
-            pot=self.pot,
+            pot=self.slug,
+            currency=self.currency,
             seq=self.seq + 1,
             recorded_at=self.recorded_at,
             prev_hash=self.prev_hash,
@@ -230,8 +234,9 @@ class _Plan:
         )
         self.seq += 1
         digest = entry_hash(canonical)
+        leaf = merkle.leaf_hash(canonical)
         values = (
-            self.pot.id,
+            self.pot_id,
             self.seq,
             self.recorded_at,
             request.kind,
@@ -244,6 +249,7 @@ class _Plan:
             content,
             self.prev_hash,
             digest,
+            leaf,
         )
         index = len(self.new)
         planned = _Planned(
@@ -252,9 +258,9 @@ class _Plan:
             content,
             self.prev_hash,
             digest,
+            leaf,
             values,
             tuple(request.postings),
-            canonical,
         )
         self.new.append(planned)
         self.outcome.append((index, True))
@@ -317,7 +323,7 @@ class _Plan:
                 for i, posting in enumerate(entry.postings)
             ],
         )
-        tree.add_leaves(session, self.pot.id, self.new[0].seq, [p.canonical for p in self.new])
+        tree.add_leaves(session, self.pot.id, self.new[0].seq, [p.leaf for p in self.new])
         self._write_balances_and_head(session)
         return entries
 

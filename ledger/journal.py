@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, tree
+from ledger import accounts, merkle, tree
 from ledger.chain import (
     canonical_json_text,
     document_bytes,
@@ -109,7 +109,8 @@ def append_locked(
     content, canonical = fingerprint_and_bytes(
         request,
         data_json,
-        pot=pot,
+        pot=pot.slug,
+        currency=pot.currency,
         seq=pot.head_seq + 1,
         recorded_at=recorded_at,
         prev_hash=pot.head_hash,
@@ -119,6 +120,7 @@ def append_locked(
         return AppendResult(earlier, created=False)
 
     new_balances = _apply_to_balances(session, pot, request.postings)
+    leaf = merkle.leaf_hash(canonical)
     entry = Entry(
         pot_id=pot.id,
         seq=pot.head_seq + 1,
@@ -133,6 +135,7 @@ def append_locked(
         fingerprint=content,
         prev_hash=pot.head_hash,
         hash=entry_hash(canonical),
+        leaf_hash=leaf,
         postings=[
             Posting(position=i, account=p.account, amount=p.amount, currency=pot.currency)
             for i, p in enumerate(request.postings)
@@ -141,7 +144,7 @@ def append_locked(
     session.add(entry)
     for balance in new_balances:
         session.add(balance)
-    tree.add_leaf(session, pot.id, entry.seq, canonical)
+    tree.add_leaf(session, pot.id, entry.seq, leaf)
     pot.head_seq = entry.seq
     pot.head_hash = entry.hash
     session.flush()  # one flush for the entry, its postings, balances, tree nodes and the head
@@ -245,15 +248,23 @@ def fingerprint(request: EntryRequest, data_json: str) -> str:
 
 
 def fingerprint_and_bytes(
-    request: EntryRequest, data_json: str, *, pot: Pot, seq: int, recorded_at: str, prev_hash: str
+    request: EntryRequest,
+    data_json: str,
+    *,
+    pot: str,
+    currency: str,
+    seq: int,
+    recorded_at: str,
+    prev_hash: str,
 ) -> tuple[str, bytes]:
-    """The request's :func:`fingerprint` and the canonical bytes of the entry it makes (see
-    :func:`ledger.chain.document_bytes`), writing the JSON of each field once for both."""
+    """The request's :func:`fingerprint` and the canonical bytes of the entry it makes as entry
+    ``seq`` of pot ``pot`` (see :func:`ledger.chain.document_bytes`), writing the JSON of each
+    field once for both."""
     texts = _RequestTexts.of(request, data_json)
     if texts is None:  # a value only the reference encoder writes exactly
-        postings = [(p.account, p.amount, pot.currency) for p in request.postings]
+        postings = [(p.account, p.amount, currency) for p in request.postings]
         canonical = document_bytes(
-            pot=pot.slug,
+            pot=pot,
             seq=seq,
             recorded_at=recorded_at,
             kind=request.kind,
@@ -267,15 +278,17 @@ def fingerprint_and_bytes(
             prev_hash=prev_hash,
         )
         return fingerprint(request, data_json), canonical
-    currency = encode_basestring(pot.currency)
+    currency_json = encode_basestring(currency)
     canonical = document_from_json(
         actor=texts.actor,
         data=data_json,
         external_ref=texts.external_ref,
         kind=texts.kind,
         memo=texts.memo,
-        postings=[posting_json(account, amount, currency) for account, amount in texts.postings],
-        pot=encode_basestring(pot.slug),
+        postings=[
+            posting_json(account, amount, currency_json) for account, amount in texts.postings
+        ],
+        pot=encode_basestring(pot),
         prev_hash=encode_basestring(prev_hash),
         reverses=texts.reverses,
         seq=str(seq),

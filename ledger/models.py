@@ -102,6 +102,10 @@ class Entry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     # Not a unique column: the hash covers (pot, seq), which are unique together (see 0008).
     hash: Mapped[str] = mapped_column(String(64))
+    # The entry's Merkle leaf hash, SHA-256(0x00 || canonical bytes): level 0 of the pot's tree,
+    # kept here rather than as a row of ledger_merkle_nodes (one row less per append). Empty for
+    # entries recorded before migration 0009, whose leaves are level-0 rows of that table.
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     postings: Mapped[list[Posting]] = relationship(
         back_populates="entry", order_by="Posting.position", lazy="selectin"
@@ -128,9 +132,10 @@ class Posting(Base):
 class MerkleNode(Base):
     """A complete perfect subtree of a pot's RFC 9162 Merkle tree over its entries.
 
-    Node (level L, index i) covers entries with seq in [i*2^L + 1, (i+1)*2^L]; level 0 holds the
-    leaf hashes. Written once when its last leaf arrives, never changed (append-only), so proofs
-    need O(log n) reads and an append O(log n) writes.
+    Node (level L, index i) covers entries with seq in [i*2^L + 1, (i+1)*2^L]. Level 0, the leaf
+    hashes, lives on the entries (``Entry.leaf_hash``), except for entries recorded before
+    migration 0009, whose leaves are rows here. Written once when its last leaf arrives, never
+    changed (append-only), so proofs need O(log n) reads and an append O(log n) writes.
     """
 
     __tablename__ = "ledger_merkle_nodes"

@@ -1,75 +1,65 @@
-"""Each pot's RFC 9162 Merkle tree over its entries, kept in ``ledger_merkle_nodes``.
+"""Each pot's RFC 9162 Merkle tree over its entries.
 
 The leaf for entry ``seq`` is its canonical bytes (docs/ledger-format.md) at index ``seq - 1``.
-An append stores the O(log n) perfect subtrees it completes; roots and proofs read O(log n)
-stored nodes (``ledger.merkle`` does the tree arithmetic).
+Level 0 (the leaf hashes) is kept on the entries themselves (``ledger_entries.leaf_hash``; entries
+recorded before migration 0009 have theirs as level-0 rows of ``ledger_merkle_nodes``), the perfect
+subtrees above it in ``ledger_merkle_nodes``. An append stores the O(log n) subtrees it completes;
+roots and proofs read O(log n) stored nodes (``ledger.merkle`` does the tree arithmetic).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, bindparam, select, union_all
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ledger import merkle
 from ledger.bulk import insert_rows
-from ledger.chain import canonical_bytes, stored_document
-from ledger.models import Base, Entry, MerkleNode, Pot
+from ledger.models import Base, Entry, MerkleNode
 
 _NODES: Table = Base.metadata.tables["ledger_merkle_nodes"]
+_NODE_COLUMNS = ("pot_id", "level", "idx", "hash")
 
 
 def node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
+    """Read one node at a time (leaf hashes included), raising LookupError when it is missing."""
+
     def get_node(level: int, index: int) -> bytes:
-        value = session.scalar(
-            select(MerkleNode.hash).where(
-                MerkleNode.pot_id == pot_id, MerkleNode.level == level, MerkleNode.idx == index
-            )
-        )
+        value = read_nodes(session, pot_id, [(level, index)]).get((level, index))
         if value is None:
             raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
-        return bytes(value)
+        return value
 
     return get_node
 
 
-def add_leaf(session: Session, pot_id: int, seq: int, canonical: bytes) -> None:
-    """Store the nodes that entry ``seq`` completes (call in the append's transaction)."""
-    nodes = merkle.nodes_completed_by_append(
-        seq - 1, merkle.leaf_hash(canonical), _session_node_getter(session, pot_id)
-    )
-    session.add_all(
-        MerkleNode(pot_id=pot_id, level=level, idx=index, hash=value)
-        for level, index, value in nodes
-    )
+def add_leaf(session: Session, pot_id: int, seq: int, leaf: bytes) -> None:
+    """Store the nodes that entry ``seq``, whose leaf hash is ``leaf``, completes (in the
+    append's transaction, the entry itself carrying ``leaf``)."""
+    add_leaves(session, pot_id, seq, [leaf])
 
 
-def _session_node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
-    """Like :func:`node_getter`, but a node an earlier append of this transaction stored comes
-    from the session's identity map, without a query. No autoflush: the nodes an append reads
-    were stored by earlier appends, and every append flushes before it returns."""
+def add_leaves(session: Session, pot_id: int, first_seq: int, leaves: Sequence[bytes]) -> None:
+    """Store the nodes that entries ``first_seq``, ``first_seq + 1``, ... (with leaf hashes
+    ``leaves``) complete above level 0, in one statement.
 
-    def get_node(level: int, index: int) -> bytes:
-        with session.no_autoflush:
-            node = session.get(MerkleNode, (pot_id, level, index))
-        if node is None:
-            raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
-        return bytes(node.hash)
-
-    return get_node
-
-
-def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequence[bytes]) -> None:
-    """Store the nodes that entries ``first_seq``, ``first_seq + 1``, ... complete, in one
-    statement: the same nodes, byte for byte, as :func:`add_leaf` for each in turn.
-
-    Appending needs, besides the batch's own nodes, only the stored perfect subtrees that make
-    up the tree before the batch (one per set bit of its size), read in one query.
+    Appending needs, besides the new leaves, only the perfect subtrees that make up the tree
+    before them (one per set bit of its size), read in one query.
     """
     size = first_seq - 1
-    known = _frontier(session, pot_id, size)
+    known = read_nodes(session, pot_id, merkle.frontier_nodes(size))
 
     def get_node(level: int, index: int) -> bytes:
         value = known.get((level, index))
@@ -77,61 +67,71 @@ def add_leaves(session: Session, pot_id: int, first_seq: int, canonicals: Sequen
             raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
         return value
 
-    frontier = merkle.Frontier.of_size(size, get_node)
-    rows = []
-    for canonical in canonicals:
-        rows += [
-            (pot_id, level, index, value)
-            for level, index, value in frontier.append_completing(merkle.leaf_hash(canonical))
-        ]
-    insert_rows(session.connection(), _NODES, ("pot_id", "level", "idx", "hash"), rows)
-
-
-def _frontier(session: Session, pot_id: int, size: int) -> dict[tuple[int, int], bytes]:
-    """The stored nodes (level, index) -> hash whose perfect subtrees make up a tree of
-    ``size`` leaves: the left siblings that appending after it can need."""
-    with session.no_autoflush:
-        return read_nodes(session, pot_id, merkle.frontier_nodes(size))
+    completed = merkle.Frontier.of_size(size, get_node).extend(leaves)
+    # The leaves themselves live on their entries.
+    rows = [(pot_id, level, index, value) for level, index, value in completed]
+    insert_rows(session.connection(), _NODES, _NODE_COLUMNS, rows)
 
 
 def read_nodes(
     session: Session, pot_id: int, wanted: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """The stored nodes (level, index) -> hash among ``wanted`` (absent nodes are left out), in
-    one query of primary-key lookups per :data:`_LOOKUPS` nodes."""
-    keys = sorted(set(wanted))
+    """The stored nodes (level, index) -> hash among ``wanted``, leaf hashes included (absent
+    ones are left out), in one query of primary-key lookups per :data:`_LOOKUPS` nodes."""
+    keys = sorted(set(wanted))  # leaves (level 0) first
     found: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(keys), _LOOKUPS):
-        chunk = keys[start : start + _LOOKUPS]
-        params: dict[str, int] = {"pot": pot_id}
-        for k, (level, index) in enumerate(chunk):
-            params[f"level_{k}"] = level
-            params[f"idx_{k}"] = index
-        rows = session.execute(_lookups(len(chunk)), params)
-        found.update(((level, idx), bytes(value)) for level, idx, value in rows)
+    with session.no_autoflush:
+        for start in range(0, len(keys), _LOOKUPS):
+            chunk = keys[start : start + _LOOKUPS]
+            leaves = [index for level, index in chunk if level == 0]
+            nodes = chunk[len(leaves) :]
+            params: dict[str, int] = {"pot": pot_id}
+            for k, index in enumerate(leaves):
+                params[f"leaf_{k}"] = index
+                params[f"entry_{k}"] = index + 1
+            for k, (level, index) in enumerate(nodes):
+                params[f"level_{k}"] = level
+                params[f"idx_{k}"] = index
+            rows = session.execute(_lookups(len(leaves), len(nodes)), params)
+            found.update(((level, idx), bytes(value)) for level, idx, value in rows)
     return found
 
 
-_LOOKUPS = 200  # below SQLite's limit of 500 terms in a compound SELECT
+_LOOKUPS = 150  # nodes per query: below SQLite's limit of 500 terms in a compound SELECT
 
 
-@functools.lru_cache(maxsize=_LOOKUPS)
-def _lookups(count: int) -> Executable:
-    """``count`` point lookups of nodes by primary key, as one UNION ALL.
+@functools.lru_cache(maxsize=256)
+def _lookups(leaves: int, nodes: int) -> Executable:
+    """Point lookups of ``leaves`` leaf hashes and ``nodes`` higher nodes, as one UNION ALL.
 
-    One search of the primary key each, on both databases, whatever their statistics (an OR or
-    a row-value IN over the pot's nodes can make SQLite scan the pot's whole tree). Built once per
-    count: making the statement costs several times more than running it.
+    Each is a search of a unique index, on both databases, whatever their statistics (an OR or a
+    row-value IN over a pot's nodes can make SQLite scan the pot's whole tree). A leaf is looked
+    for on its entry and, for entries older than migration 0009, among the nodes. Built once per
+    shape: making the statement costs several times more than running it.
     """
-    lookups = [
-        select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-            MerkleNode.pot_id == bindparam("pot"),
-            MerkleNode.level == bindparam(f"level_{k}"),
-            MerkleNode.idx == bindparam(f"idx_{k}"),
+    leaf: Select[Any, Any, Any] = select(
+        literal_column("0").label("level"),
+        (Entry.seq - literal_column("1")).label("idx"),
+        Entry.leaf_hash,
+    )
+    lookups: list[Select[Any, Any, Any]] = []
+    for k in range(leaves):
+        lookups.append(
+            leaf.where(
+                Entry.pot_id == bindparam("pot"),
+                Entry.seq == bindparam(f"entry_{k}"),
+                Entry.leaf_hash.is_not(None),
+            )
         )
-        for k in range(count)
-    ]
-    return lookups[0] if count == 1 else union_all(*lookups)
+        lookups.append(_node_lookup(literal_column("0"), bindparam(f"leaf_{k}")))
+    lookups += [_node_lookup(bindparam(f"level_{k}"), bindparam(f"idx_{k}")) for k in range(nodes)]
+    return lookups[0] if len(lookups) == 1 else union_all(*lookups)
+
+
+def _node_lookup(level: Any, index: Any) -> Select[int, int, bytes]:
+    return select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+        MerkleNode.pot_id == bindparam("pot"), MerkleNode.level == level, MerkleNode.idx == index
+    )
 
 
 def root(session: Session, pot_id: int, tree_size: int) -> bytes:
@@ -139,13 +139,62 @@ def root(session: Session, pot_id: int, tree_size: int) -> bytes:
 
 
 def backfill_all(connection: Connection) -> None:
-    """Build the trees of entries recorded before trees existed (used by a migration)."""
-    with Session(bind=connection) as session:
-        for pot in session.scalars(select(Pot).order_by(Pot.id)):
-            entries = session.scalars(
-                select(Entry).where(Entry.pot_id == pot.id).order_by(Entry.seq)
+    """Build the trees of entries recorded before trees existed (migration 0002), as that
+    revision stored them: every level, leaves included, in ledger_merkle_nodes.
+
+    Reads plain columns (not the models, which describe the latest schema).
+    """
+    from ledger.chain import stored_bytes
+
+    pots = connection.execute(select(_POTS.c.id, _POTS.c.slug).order_by(_POTS.c.id)).all()
+    for pot_id, slug in pots:
+        memory = merkle.MemoryTree()
+        entries = connection.execute(
+            select(
+                _ENTRIES.c.id,
+                _ENTRIES.c.seq,
+                _ENTRIES.c.recorded_at,
+                _ENTRIES.c.kind,
+                _ENTRIES.c.memo,
+                _ENTRIES.c.actor,
+                _ENTRIES.c.external_ref,
+                _ENTRIES.c.reverses_seq,
+                _ENTRIES.c.data_json,
+                _ENTRIES.c.prev_hash,
             )
-            for entry in entries:
-                document = stored_document(pot.slug, entry, entry.postings)
-                add_leaf(session, pot.id, entry.seq, canonical_bytes(document))
-                session.flush()
+            .where(_ENTRIES.c.pot_id == pot_id)
+            .order_by(_ENTRIES.c.seq)
+        ).all()
+        for entry_id, seq, *fields, prev_hash in entries:
+            postings = connection.execute(
+                select(_POSTINGS.c.account, _POSTINGS.c.amount, _POSTINGS.c.currency)
+                .where(_POSTINGS.c.entry_id == entry_id)
+                .order_by(_POSTINGS.c.position)
+            ).all()
+            recorded_at, kind, memo, actor, external_ref, reverses_seq, data_json = fields
+            memory.append(
+                stored_bytes(
+                    slug,
+                    seq,
+                    recorded_at,
+                    kind,
+                    memo,
+                    actor,
+                    external_ref,
+                    reverses_seq,
+                    data_json,
+                    [tuple(p) for p in postings],
+                    prev_hash,
+                )
+            )
+        rows = [
+            (pot_id, level, index, memory.get_node(level, index))
+            for level in range(memory.size.bit_length())
+            for index in range(memory.size >> level)
+        ]
+        insert_rows(connection, _NODES, _NODE_COLUMNS, rows)
+
+
+_POTS: Table = Base.metadata.tables["pots"]
+_ENTRIES: Table = Base.metadata.tables["ledger_entries"]
+_POSTINGS: Table = Base.metadata.tables["ledger_postings"]

@@ -58,7 +58,7 @@ def verify_pot(session: Session, pot: Pot) -> VerifyReport:
 
 
 # Columns of an entry row as _stream yields it, and of each of its postings.
-EntryRow = tuple[int, str, str, str, str, str | None, int | None, str, str, str]
+EntryRow = tuple[int, str, str, str, str, str | None, int | None, str, str, str, bytes | None]
 PostingRow = tuple[int, str, int, str]  # position, account, amount, currency
 
 
@@ -114,6 +114,7 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[Postin
             Entry.data_json,
             Entry.prev_hash,
             Entry.hash,
+            Entry.leaf_hash,
             Posting.position,
             Posting.account,
             Posting.amount,
@@ -133,9 +134,9 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[Postin
             if entry_id != current_id:
                 if entry is not None:
                     yield entry, postings
-                current_id, entry, postings = entry_id, cast(EntryRow, row[1:11]), []
-            if row[11] is not None:
-                postings.append(cast(PostingRow, row[11:]))
+                current_id, entry, postings = entry_id, cast(EntryRow, row[1:12]), []
+            if row[12] is not None:
+                postings.append(cast(PostingRow, row[12:]))
         if entry is not None:
             yield entry, postings
     finally:
@@ -150,7 +151,19 @@ def _check_entry(
     prev_hash: str,
     frontier: merkle.Frontier,
 ) -> str | None:
-    seq, recorded_at, kind, memo, actor, external_ref, reverses_seq, data_json, prev, digest = row
+    (
+        seq,
+        recorded_at,
+        kind,
+        memo,
+        actor,
+        external_ref,
+        reverses_seq,
+        data_json,
+        prev,
+        digest,
+        leaf,
+    ) = row
     if prev != prev_hash:
         return "its prev_hash does not match the hash of the entry before it"
     if len(postings) < 2:
@@ -179,7 +192,10 @@ def _check_entry(
         return "its data is not a JSON object"
     if entry_hash(canonical) != digest:
         return "its stored hash does not match its contents"
-    frontier.append(merkle.leaf_hash(canonical))
+    computed = merkle.leaf_hash(canonical)
+    if leaf is not None and bytes(leaf) != computed:
+        return "its stored Merkle leaf hash does not match its contents"
+    frontier.append(computed)
     return None
 
 

@@ -287,11 +287,18 @@ def test_refuses_to_sign_a_rewritten_tree(
     signed: tuple[Flask, Database], caplog: pytest.LogCaptureFixture
 ) -> None:
     application, db = signed
-    unprotect(db, "ledger_merkle_nodes")
+    unprotect(db, "ledger_entries", "ledger_merkle_nodes")
     forged = merkle.MemoryTree()
     for i in range(4):
         forged.append(b"forged" if i == 1 else b"leaf %d" % i)
-    for level, count in ((0, 4), (1, 2), (2, 1)):
+    for index in range(4):  # the leaves live on their entries
+        execute(
+            db,
+            "UPDATE ledger_entries SET leaf_hash = :h WHERE seq = :seq",
+            h=forged.get_node(0, index),
+            seq=index + 1,
+        )
+    for level, count in ((1, 2), (2, 1)):
         for index in range(count):
             execute(
                 db,
@@ -312,7 +319,7 @@ def test_refuses_to_sign_after_entries_were_removed(signed: tuple[Flask, Databas
     execute(db, "DELETE FROM ledger_postings WHERE entry_id = (SELECT id FROM ledger_entries "
             "WHERE seq = 4)")  # fmt: skip
     execute(db, "DELETE FROM ledger_entries WHERE seq = 4")
-    execute(db, "DELETE FROM ledger_merkle_nodes WHERE (level = 0 AND idx = 3) OR level > 0")
+    execute(db, "DELETE FROM ledger_merkle_nodes WHERE level > 0")
     with db.engine.begin() as conn:
         head = conn.execute(text("SELECT hash FROM ledger_entries WHERE seq = 3")).scalar_one()
         conn.execute(text("UPDATE pots SET head_seq = 3, head_hash = :h"), {"h": head})
@@ -337,7 +344,7 @@ def test_refuses_to_trust_an_edited_checkpoint_row(signed: tuple[Flask, Database
 def _leaf_nodes(db: Database, count: int) -> list[bytes]:
     with db.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT hash FROM ledger_merkle_nodes WHERE level = 0 ORDER BY idx LIMIT :n"),
+            text("SELECT leaf_hash FROM ledger_entries ORDER BY seq LIMIT :n"),
             {"n": count},
         )
         return [bytes(row[0]) for row in rows]

@@ -230,7 +230,9 @@ def test_fingerprint_and_bytes_equal_the_reference(
 
     def fused() -> bytes:
         text = canonical_json_text(request.data)
-        content, canonical = journal.fingerprint_and_bytes(request, text, pot=pot, **place)
+        content, canonical = journal.fingerprint_and_bytes(
+            request, text, pot=pot.slug, currency=pot.currency, **place
+        )
         return content.encode() + b" " + canonical
 
     assert outcome(fused) == outcome(reference)

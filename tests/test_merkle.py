@@ -729,3 +729,26 @@ def test_storage_reads_are_logarithmic() -> None:
 
     assert worst["inclusion"] > 0
     assert worst["consistency"] > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.integers(min_value=0, max_value=300), added=st.integers(min_value=0, max_value=70)
+)
+def test_a_frontier_of_stored_nodes_completes_the_same_nodes(start: int, added: int) -> None:
+    """What a batch append does (a frontier read from stored nodes, then ``extend``) stores the
+    nodes appending leaf by leaf would, and ends at the same root."""
+    leaves = [leaf_hash(b"leaf %d" % i) for i in range(start + added)]
+    stored = MemoryTree()
+    for leaf in leaves[:start]:
+        stored.append_leaf_hash(leaf)
+    expected = []
+    for index, leaf in enumerate(leaves[start:], start=start):
+        expected += nodes_completed_by_append(index, leaf, stored.get_node)[1:]
+        stored.append_leaf_hash(leaf)
+    frontier = merkle.Frontier.of_size(start, stored.get_node)
+    assert frontier.extend(leaves[start:]) == expected
+    assert frontier.size == start + added
+    assert frontier.root() == root_from_leaves(leaves)
+    with pytest.raises(ValueError, match="32 bytes"):
+        frontier.extend([b"short"])

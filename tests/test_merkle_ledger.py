@@ -54,3 +54,21 @@ def test_verify_notices_a_forged_tree_node(fresh_db: Database) -> None:
     with fresh_db.read() as session:
         report = verify_pot(session, ledger_pots.get_pot(session, "t"))
     assert not report.ok and "Merkle" in report.problems[0]
+
+
+def test_verify_notices_a_forged_leaf_hash(fresh_db: Database) -> None:
+    with fresh_db.write() as session:
+        ledger_pots.create_pot(session, "t", name="T", currency="GBP")
+        for i in range(3):
+            operations.record(session, "t", "contribution", 100 + i, memo="m", actor="t")
+    execute(
+        fresh_db,
+        "DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries"
+        if fresh_db.dialect == "postgresql"
+        else "DROP TRIGGER ledger_entries_no_update",
+    )
+    execute(fresh_db, "UPDATE ledger_entries SET leaf_hash = :h WHERE seq = 2", h=b"\x01" * 32)
+    with fresh_db.read() as session:
+        report = verify_pot(session, ledger_pots.get_pot(session, "t"))
+    assert not report.ok and report.first_bad_seq == 2
+    assert "leaf hash" in report.problems[0]

@@ -4,13 +4,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import DatabaseFactory
-from sqlalchemy import insert, text
+from legacy import Movement, write_pot
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import ledger.schema  # noqa: F401  (every table on Base.metadata)
 from app import migrate
-from ledger import journal, operations
+from ledger import batch, journal, merkle, operations, tree
 from ledger import pots as ledger_pots
+from ledger.chain import canonical_bytes, stored_document
 from ledger.db import Database
 from ledger.models import Base, Entry
 from ledger.verify import verify_pot
@@ -37,17 +39,16 @@ def test_lighter_entry_indexes_keep_data_and_guarantees(
     db = Database(databases.url(backend))
     try:
         migrate.upgrade(db, "0007")
-        with db.write() as session:
-            ledger_pots.create_pot(session, "before", name="Before 0008", currency="GBP")
-            operations.record(
-                session, "before", "contribution", 5_000, memo="in", actor="t", external_ref="r1"
-            )
-            operations.record(
-                session, "before", "payout", 1_000, memo="out", actor="t", idempotency_key="k1"
-            )
-            journal.reverse(session, "before", 2, memo="undo", actor="t")
-        migrate.upgrade(db)
-        assert migrate.current_revision(db) == "0008"
+        write_pot(
+            db,
+            "before",
+            [
+                Movement("contribution", 5_000, external_ref="r1"),
+                Movement("payout", 1_000, idempotency_key="k1"),
+                Movement("reversal", 1_000, reverses=2),
+            ],
+        )
+        migrate.upgrade(db)  # through 0008 (and on)
         with db.read() as session:
             pot = ledger_pots.get_pot(session, "before")
             assert verify_pot(session, pot).ok
@@ -95,3 +96,58 @@ def entry_row(pot_id: int, seq: int, **values: object) -> dict[str, object]:
         "hash": f"{seq:064d}",
     }
     return row | values
+
+
+def test_leaves_recorded_before_0009_keep_serving(backend: str, databases: DatabaseFactory) -> None:
+    """Entries recorded before 0009 keep their leaves as level-0 node rows, later ones carry
+    their own: roots, proofs and verify work across the two, and appends continue the tree."""
+    db = Database(databases.url(backend))
+    try:
+        migrate.upgrade(db, "0008")
+        leaves = write_pot(db, "mixed", [Movement("contribution", 1_000 + i) for i in range(5)])
+        migrate.upgrade(db)
+        with db.write() as session:
+            operations.record(session, "mixed", "contribution", 77, memo="after", actor="t")
+            batch.append_many(
+                session,
+                "mixed",
+                [
+                    journal.EntryRequest(
+                        kind="fee",
+                        memo=f"fee {i}",
+                        actor="t",
+                        postings=operations.postings_for("fee", 10 + i),
+                    )
+                    for i in range(6)
+                ],
+            )
+        with db.read() as session:
+            pot = ledger_pots.get_pot(session, "mixed")
+            assert verify_pot(session, pot).ok
+            entries = session.scalars(
+                select(Entry).where(Entry.pot_id == pot.id).order_by(Entry.seq)
+            ).all()
+            assert [e.leaf_hash is None for e in entries] == [True] * 5 + [False] * 7
+            leaves += [bytes(e.leaf_hash or b"") for e in entries[5:]]
+            assert leaves[5:] == [
+                merkle.leaf_hash(canonical_bytes(stored_document(pot.slug, e, e.postings)))
+                for e in entries[5:]
+            ]
+            get_node = tree.node_getter(session, pot.id)
+            for size in range(1, 13):
+                assert tree.root(session, pot.id, size) == merkle.root_from_leaves(leaves[:size])
+            root = merkle.root_from_leaves(leaves)
+            for index in (0, 4, 5, 11):
+                proof = merkle.inclusion_proof(index, 12, get_node)
+                merkle.verify_inclusion(leaves[index], index, 12, proof, root)
+            old = merkle.root_from_leaves(leaves[:5])
+            merkle.verify_consistency(5, 12, old, root, merkle.consistency_proof(5, 12, get_node))
+        # New entries add no level-0 rows.
+        with db.engine.connect() as conn:
+            level_0 = conn.execute(
+                text("SELECT count(*) FROM ledger_merkle_nodes WHERE pot_id = :p AND level = 0"),
+                {"p": pot.id},
+            ).scalar_one()
+        assert level_0 == 5
+    finally:
+        db.dispose()

@@ -376,9 +376,10 @@ def forge_history(db: Database, slug: str) -> None:
             entry.prev_hash = previous
             canonical = canonical_bytes(stored_document(slug, entry, entry.postings))
             entry.hash = previous = entry_hash(canonical)
+            entry.leaf_hash = merkle.leaf_hash(canonical)
             forged_tree.append(canonical)
             session.flush()
-        for level in range(forged_tree.size.bit_length()):
+        for level in range(1, forged_tree.size.bit_length()):  # leaves live on the entries
             for index in range(forged_tree.size >> level):
                 node = forged_tree.get_node(level, index)
                 session.add(MerkleNode(pot_id=pot.id, level=level, idx=index, hash=node))
