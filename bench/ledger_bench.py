@@ -116,7 +116,7 @@ class Sizes:
     reads: int  # timed balance reads per pot (the median is reported)
 
 
-FULL = Sizes(single=300, batched=1000, repeats=3, verify=5000, small=1000, big=100_000, reads=300)
+FULL = Sizes(single=300, batched=1000, repeats=5, verify=5000, small=1000, big=100_000, reads=300)
 QUICK = Sizes(single=50, batched=200, repeats=3, verify=1000, small=1000, big=10_000, reads=100)
 
 
@@ -726,19 +726,20 @@ def reading(results: Sequence[BackendResult]) -> str:
             paragraphs.append(
                 f"**{r.backend}, batched append** ({verdict}): `append_many` takes "
                 f"{ledger_us:,.0f} µs per entry, the raw insert {raw_us:,.0f} µs. Beyond the raw "
-                "rows, each entry is validated; its fingerprint, canonical bytes and hash are "
-                "computed; it adds about two rows to `ledger_merkle_nodes` (its leaf and the "
-                "subtrees it completes); `ledger_entries` maintains five unique constraints and "
-                "two indexes where the raw table has only its primary key; and an ORM `Entry` is "
-                "loaded for each result. Per batch come the pot's row lock, one read of the "
-                "balances it touches (and of earlier uses of its idempotency keys and external "
-                "references, when it has any) and the update of balances and chain head. Each "
-                "of these is a guarantee of the ledger (double entry, non-negative balances, "
-                "idempotency, the hash chain, the Merkle tree); none is skipped. The rest is "
-                "overhead, not guarantee: most of it SQLAlchemy's per-row work (see *Where the "
-                "time goes*), chiefly loading an ORM `Entry` for every result and binding the "
-                "parameters of the multi-row inserts. Lighter results than `AppendResult` would "
-                "cut that part, at the price of an API unlike `append`'s."
+                "rows, each entry is validated; its fingerprint, canonical bytes, hash and Merkle "
+                "leaf hash are computed; it adds on average one row to `ledger_merkle_nodes` (the "
+                "subtrees it completes; its own leaf hash is a column of the entry); and "
+                "`ledger_entries` maintains three indexes besides its primary key (pot and "
+                "sequence number, unique; kind; time) where the raw table has none, plus three "
+                "partial unique indexes (idempotency key, external reference, reversed entry) "
+                "that cost nothing for entries without them. Per batch come the pot's lock, one "
+                "read of the balances it touches (and of earlier uses of its idempotency keys "
+                "and external references, when it has any), one read of the tree's frontier, "
+                "and the update of balances and chain head. Each of these is a guarantee of the "
+                "ledger (double entry, non-negative balances, idempotency, the hash chain, the "
+                "Merkle tree, lookups by sequence, kind and date); none is skipped. The rows go "
+                "to SQLite through the driver's own executemany (`ledger.bulk`), to PostgreSQL "
+                "as multi-row statements."
             )
         verify = next((row for row in r.rows if row.measurement.startswith("verify_pot")), None)
         tree = next((row for row in r.rows if "Merkle leaf" in row.measurement), None)

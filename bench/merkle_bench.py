@@ -9,7 +9,8 @@ On each backend (a throwaway database, migrated with ``app.migrate.upgrade``) it
    for a random entry against the whole tree), interleaved between the two pots. Appending
    1,000,000 real entries would take hours, so both pots are *synthetic*: their tree nodes are
    computed in memory (``ledger.merkle.MemoryTree`` over made-up leaves) and bulk-inserted, with
-   placeholder entry rows (the proof looks up the entry's hash) and the pot's head set to match.
+   placeholder entry rows carrying the leaf hashes (the proof reads the entry's hash and the
+   leaves it needs from them) and the pot's head set to match.
    The rows, indexes and queries are exactly those of a real pot of that size.
 2. **Append throughput with Merkle maintenance against without**, through the real code path
    (``operations.record``), one entry per transaction and 100 per transaction. "Without" swaps
@@ -92,7 +93,7 @@ def synthetic_pot(db: Database, slug: str, size: int) -> None:
         memory.append(b"synthetic entry %d" % i)
     nodes = (
         {"pot_id": pot_id, "level": level, "idx": index, "hash": memory.get_node(level, index)}
-        for level in range(size.bit_length())
+        for level in range(1, size.bit_length())  # level 0: the entries' leaf_hash
         for index in range(size >> level)
     )
     placeholders = [
@@ -110,6 +111,7 @@ def synthetic_pot(db: Database, slug: str, size: int) -> None:
             "fingerprint": "0" * 64,
             "prev_hash": placeholders[seq - 1] if seq > 1 else "0" * 64,
             "hash": placeholders[seq],
+            "leaf_hash": memory.get_node(0, seq - 1),
         }
         for seq in range(1, size + 1)
     )

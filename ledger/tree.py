@@ -80,20 +80,22 @@ def read_nodes(
     ones are left out), in one query of primary-key lookups per :data:`_LOOKUPS` nodes."""
     keys = sorted(set(wanted))  # leaves (level 0) first
     found: dict[tuple[int, int], bytes] = {}
-    with session.no_autoflush:
-        for start in range(0, len(keys), _LOOKUPS):
-            chunk = keys[start : start + _LOOKUPS]
-            leaves = [index for level, index in chunk if level == 0]
-            nodes = chunk[len(leaves) :]
-            params: dict[str, int] = {"pot": pot_id}
-            for k, index in enumerate(leaves):
-                params[f"leaf_{k}"] = index
-                params[f"entry_{k}"] = index + 1
-            for k, (level, index) in enumerate(nodes):
-                params[f"level_{k}"] = level
-                params[f"idx_{k}"] = index
-            rows = session.execute(_lookups(len(leaves), len(nodes)), params)
-            found.update(((level, idx), bytes(value)) for level, idx, value in rows)
+    # Through the connection: plain rows, without the ORM's execution (or its autoflush: every
+    # node and leaf read was stored by an append that has flushed).
+    connection = session.connection()
+    for start in range(0, len(keys), _LOOKUPS):
+        chunk = keys[start : start + _LOOKUPS]
+        leaves = [index for level, index in chunk if level == 0]
+        nodes = chunk[len(leaves) :]
+        params: dict[str, int] = {"pot": pot_id}
+        for k, index in enumerate(leaves):
+            params[f"leaf_{k}"] = index
+            params[f"entry_{k}"] = index + 1
+        for k, (level, index) in enumerate(nodes):
+            params[f"level_{k}"] = level
+            params[f"idx_{k}"] = index
+        rows = connection.execute(_lookups(len(leaves), len(nodes)), params)
+        found.update(((level, idx), bytes(value)) for level, idx, value in rows)
     return found
 
 
