@@ -1,4 +1,4 @@
-"""A member's own pages: joining a pot with an invitation, and "my proposals and votes".
+"""A member's own pages: joining a pot with an invitation, and "my drafts, proposals and votes".
 
 Joining calls ``ledger.people.membership.accept`` as the API does: signed in, you join as
 yourself; otherwise the invitation makes your account (name and password). Someone whose email
@@ -25,7 +25,7 @@ from app.web.signin import SignedIn, login_required, signed_in
 from ledger.chain import format_timestamp
 from ledger.errors import LedgerError, Unauthenticated
 from ledger.governance import proposals, voting
-from ledger.governance.models import Proposal, Vote
+from ledger.governance.models import Proposal, Status, Vote
 from ledger.models import Pot
 from ledger.people import membership
 from ledger.people.models import User
@@ -102,6 +102,7 @@ class MyVote:
 class MyPot:
     pot: PotView
     role: str
+    drafts: list[dict[str, Any]]  # mine and those I co-propose: only their proposers see them
     proposals: list[dict[str, Any]]
     votes: list[MyVote]
 
@@ -118,6 +119,7 @@ def me() -> str:
             MyPot(
                 PotView.of(pot),
                 joined.role,
+                describe_all(db_session, pot, proposals.drafts_of(db_session, pot, user.id)),
                 _my_proposals(db_session, pot, user.id),
                 _my_votes(db_session, pot, user.id),
             )
@@ -127,13 +129,14 @@ def me() -> str:
 
 
 def _my_proposals(db_session: Session, pot: Pot, user_id: int) -> list[dict[str, Any]]:
+    """Everything I proposed but my drafts (listed apart)."""
     found: list[dict[str, Any]] = []
     after = 0
     while True:
         batch = proposals.list_proposals(
             db_session, pot, proposer_id=user_id, after_id=after, limit=100
         )
-        found.extend(describe_all(db_session, pot, batch))
+        found.extend(describe_all(db_session, pot, [p for p in batch if p.status != Status.DRAFT]))
         if len(batch) < 100:
             return found[::-1]  # newest first
         after = batch[-1].id

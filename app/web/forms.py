@@ -16,6 +16,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
@@ -102,9 +103,10 @@ class TimeZoneForm(FlaskForm):
 
 # -- proposals and membership (member pages) --------------------------------------------------
 
+# A draft is never in a public list, so there is nothing to filter by.
 STATUS_CHOICES = [
     SelectChoice("", "Any status"),
-    *(SelectChoice(s.value, s.value.replace("_", " ")) for s in Status),
+    *(SelectChoice(s.value, s.value.replace("_", " ")) for s in Status if s != Status.DRAFT),
 ]
 
 
@@ -185,6 +187,42 @@ class ProposalForm(FlaskForm):
             self.minor_amount = parse_amount(field.data or "", self.currency)
         except InvalidAmount as exc:
             raise ValidationError(sentence(exc.detail)) from None
+
+
+class NewProposalForm(ProposalForm):
+    """A new proposal: opened for votes at once, or kept as a draft (``save_draft``: the button
+    that sent the form)."""
+
+    save_draft = SubmitField("Save as draft")
+
+
+class CoProposerForm(FlaskForm):
+    """Naming a co-proposer of a draft. The choices offered are the pot's members not yet named
+    on it (``set_candidates``); whether the one chosen may be named is the service's to say,
+    so a choice is only checked to be a user id here."""
+
+    member = SelectField(
+        "Member",
+        choices=[],
+        validate_choice=False,
+        validators=[InputRequired("Choose the member who proposes it with you.")],
+    )
+
+    def set_candidates(self, candidates: list[tuple[int, str]]) -> None:
+        self.member.choices = [
+            SelectChoice("", "Choose a member"),
+            *(SelectChoice(str(user_id), name) for user_id, name in candidates),
+        ]
+
+    def validate_member(self, field: SelectField) -> None:
+        value = field.data or ""
+        digits = value.isascii() and value.isdigit() and len(value) <= 16
+        if not (digits and 0 < int(value) <= MAX_AMOUNT):
+            raise ValidationError("Choose a member of the pot.")
+
+    @property
+    def member_id(self) -> int:
+        return int(self.member.data or 0)
 
 
 VOTE_CHOICES = (

@@ -2,7 +2,10 @@
 
 Where a proposal stands (status at this moment, tally, decision, money, timeline) and what
 ballot secrecy hides are decided by ``ledger.governance.reading``, exactly as for the API; the
-pages only lay it out. Voting, withdrawing and submitting are in ``app.web.proposing``.
+pages only lay it out. Who may read a proposal at all is ``proposals.may_see``: a draft is its
+proposers' alone, so it is in no public list and its page is not found for anyone else (its
+proposers are sent to the draft's own page). Submitting, drafts, voting and withdrawing are in
+``app.web.proposing``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as Redirect
 from wtforms import SelectChoice
 
 from app import markdown
@@ -111,6 +115,7 @@ def status_hint(status: str) -> str:
 
 @blp.get("/pots/<slug>/proposals")
 def listing(slug: str) -> tuple[str, int]:
+    user = signed_in()
     form = ProposalFilterForm(formdata=request.args)
     with database().read() as session:
         pot = ledger_pots.get_pot(session, slug)
@@ -124,17 +129,23 @@ def listing(slug: str) -> tuple[str, int]:
                 pot,
                 status=form.status.data or None,
                 category=form.category.data or None,
+                public_only=True,
                 after_id=form.after.data or 0,
                 limit=PAGE_SIZE + 1,
             )
             items = describe_all(session, pot, page[:PAGE_SIZE])
             next_after = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
+        # The reader's own drafts, apart from the public list (only they are shown them).
+        drafts = (
+            describe_all(session, pot, proposals.drafts_of(session, pot, user.id)) if user else []
+        )
         view = PotView.of(pot)
     return render_template(
         "proposals/list.html",
         pot=view,
         form=form,
         items=items,
+        drafts=drafts,
         next_after=next_after,
         filters=form.query_args() if valid else {},
         filtered=bool(valid and form.query_args()),
@@ -143,7 +154,7 @@ def listing(slug: str) -> tuple[str, int]:
 
 
 @blp.get("/pots/<slug>/proposals/<int:proposal_id>")
-def detail(slug: str, proposal_id: int) -> tuple[str, int]:
+def detail(slug: str, proposal_id: int) -> Redirect | tuple[str, int]:
     return render_detail(slug, proposal_id)
 
 
@@ -154,11 +165,14 @@ def render_detail(
     vote_form: VoteForm | None = None,
     problem: str | None = None,
     status: int = 200,
-) -> tuple[str, int]:
-    """The proposal page; a refused vote or withdrawal shows it again with ``problem``."""
+) -> Redirect | tuple[str, int]:
+    """The proposal page; a refused vote or withdrawal shows it again with ``problem``. A
+    draft's proposers are sent to the draft's page (everyone else finds nothing here)."""
     user = signed_in()
     with database().read() as session:
-        pot, proposal = find(session, slug, proposal_id)
+        pot, proposal = find(session, slug, proposal_id, viewer_id=user.id if user else None)
+        if proposal.status == Status.DRAFT:
+            return redirect(url_for("web.proposing.draft", slug=slug, proposal_id=proposal_id))
         described = reading.detail(
             session,
             pot,
@@ -201,11 +215,14 @@ def render_detail(
     ), status
 
 
-def find(session: Session, slug: str, proposal_id: int) -> tuple[Pot, Proposal]:
-    """The pot and its proposal; a proposal of another pot is not found here."""
+def find(
+    session: Session, slug: str, proposal_id: int, *, viewer_id: int | None
+) -> tuple[Pot, Proposal]:
+    """The pot and its proposal, if ``viewer_id`` may see it: a proposal of another pot, or
+    someone else's draft, is not found here (a draft's existence is its proposers' business)."""
     pot = ledger_pots.get_pot(session, slug)
     proposal = proposals.get(session, proposal_id)
-    if proposal.pot_id != pot.id:
+    if proposal.pot_id != pot.id or not proposals.may_see(session, proposal, viewer_id):
         raise ProposalNotFound(f"{slug} has no proposal {proposal_id}")
     return pot, proposal
 
@@ -220,7 +237,7 @@ def categories(session: Session, pot: Pot) -> list[str]:
         c
         for c in session.scalars(
             select(Proposal.category)
-            .where(Proposal.pot_id == pot.id, Proposal.category.is_not(None))
+            .where(Proposal.pot_id == pot.id, proposals.PUBLIC, Proposal.category.is_not(None))
             .distinct()
             .order_by(Proposal.category)
         )
@@ -288,7 +305,13 @@ def _all(
         after = 0
         while True:
             batch = proposals.list_proposals(
-                session, pot, status=status, category=category, after_id=after, limit=EXPORT_BATCH
+                session,
+                pot,
+                status=status,
+                category=category,
+                public_only=True,
+                after_id=after,
+                limit=EXPORT_BATCH,
             )
             for described in describe_all(session, pot, batch):
                 del described["summary_html"]  # the Markdown itself is in "summary"

@@ -4,6 +4,10 @@ Each function is one thing a person (or the clock) does, run in the caller's tra
 writing ones lock the pot first (``ledger.journal.lock_pot``), so that the rules in force, the
 open-proposal limit, the votes and the pot's money are all read and changed under one lock, and
 each records its event in the pot's audit log.
+
+A draft is its proposers' own until it opens: only its proposer changes it (its terms, its
+co-proposers), only they and its co-proposers may read it (:func:`may_see`, :data:`PUBLIC`), and
+the event that opens it records the terms put to the vote.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from ledger.people.membership import role_in
 # Open Collective account slugs: lowercase letters, digits and hyphens.
 _OC_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,254}$")
 MAX_CO_PROPOSERS = 20
+#: The proposals anyone may read: those opened for votes. Before that (a draft, or a draft
+#: withdrawn unopened) a proposal is seen only by its proposer and co-proposers.
+PUBLIC = Proposal.opened_at.is_not(None)
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,7 @@ def submit(
         raise Forbidden(f"only members of {slug} may submit proposals")
     co = sorted(set(draft.co_proposers) - {user_id})
     for other in co:
-        if role_in(session, pot.id, other) is None:
-            raise InvalidInput(f"co-proposer {other} is not a member of {slug}")
+        _check_member(session, pot, other)
     proposal = Proposal(
         pot_id=pot.id,
         proposer_id=user_id,
@@ -106,6 +112,71 @@ def open_for_votes(session: Session, proposal_id: int, *, user_id: int, now: dat
         raise Forbidden("only its proposer can open a draft for votes")
     _open(session, pot, proposal, user_id=user_id, now=now)
     return proposal
+
+
+def revise(session: Session, proposal_id: int, draft: Draft, *, user_id: int) -> Proposal:
+    """Its proposer changes a draft's terms. Co-proposers are not terms: they are added and
+    removed one by one (:func:`add_co_proposer`). Nothing goes in the audit log until the draft
+    opens, and the opening event records the terms as they are then."""
+    pot, proposal = _locked(session, proposal_id)
+    check_may_change(proposal, user_id)
+    if draft.co_proposers:
+        raise InvalidInput("co-proposers are added and removed one at a time, not by editing")
+    _check_draft(draft, pot)
+    proposal.title = draft.title.strip()
+    proposal.summary = draft.summary
+    proposal.amount = draft.amount
+    proposal.payee_name = draft.payee_name.strip()
+    proposal.payee_oc_slug = draft.payee_oc_slug
+    proposal.category = (draft.category or "").strip() or None
+    return proposal
+
+
+def add_co_proposer(
+    session: Session, proposal_id: int, member_id: int, *, user_id: int
+) -> Proposal:
+    """Its proposer names another member of the pot as putting the draft forward with them (so
+    they may read it, and will not vote on it). Naming someone already named changes nothing."""
+    pot, proposal = _locked(session, proposal_id)
+    check_may_change(proposal, user_id)
+    if member_id == proposal.proposer_id:
+        raise InvalidInput("co-proposer: you are already its proposer")
+    named = co_proposers_of(session, proposal)
+    if member_id in named:
+        return proposal
+    if len(named) >= MAX_CO_PROPOSERS:
+        raise InvalidInput(f"co-proposer: at most {MAX_CO_PROPOSERS} co-proposers")
+    _check_member(session, pot, member_id)
+    session.add(CoProposer(proposal_id=proposal.id, user_id=member_id))
+    session.flush()
+    return proposal
+
+
+def remove_co_proposer(
+    session: Session, proposal_id: int, member_id: int, *, user_id: int
+) -> Proposal:
+    """Its proposer takes a co-proposer off a draft, or a co-proposer takes themselves off (nobody
+    stays named on a proposal, and out of its vote, against their will). Taking off someone not
+    named changes nothing."""
+    _, proposal = _locked(session, proposal_id)  # locked: no change races the vote opening
+    if user_id != member_id:
+        check_may_change(proposal, user_id)
+    elif proposal.status != Status.DRAFT:
+        raise _no_longer_a_draft(proposal)
+    named = session.get(CoProposer, (proposal.id, member_id))
+    if named is not None:
+        session.delete(named)
+        session.flush()
+    return proposal
+
+
+def check_may_change(proposal: Proposal, user_id: int) -> None:
+    """Only its proposer changes a proposal, and only while it is a draft: once open, members
+    vote on what they read."""
+    if proposal.proposer_id != user_id:
+        raise Forbidden("only its proposer can change a draft")
+    if proposal.status != Status.DRAFT:
+        raise _no_longer_a_draft(proposal)
 
 
 def withdraw(session: Session, proposal_id: int, *, user_id: int, now: datetime) -> Proposal:
@@ -247,6 +318,39 @@ def get(session: Session, proposal_id: object) -> Proposal:
     return proposal
 
 
+def may_see(session: Session, proposal: Proposal, viewer_id: int | None) -> bool:
+    """Whether ``viewer_id`` (None: the public) may read ``proposal`` (see :data:`PUBLIC`)."""
+    if proposal.opened_at is not None:
+        return True
+    return viewer_id is not None and viewer_id in voting.proposers(session, proposal)
+
+
+def co_proposers_of(session: Session, proposal: Proposal) -> list[int]:
+    return list(
+        session.scalars(
+            select(CoProposer.user_id)
+            .where(CoProposer.proposal_id == proposal.id)
+            .order_by(CoProposer.user_id)
+        )
+    )
+
+
+def drafts_of(session: Session, pot: Pot, user_id: int) -> list[Proposal]:
+    """The pot's drafts that ``user_id`` proposes or co-proposes, oldest first."""
+    co_proposed = select(CoProposer.proposal_id).where(CoProposer.user_id == user_id)
+    return list(
+        session.scalars(
+            select(Proposal)
+            .where(
+                Proposal.pot_id == pot.id,
+                Proposal.status == Status.DRAFT,
+                (Proposal.proposer_id == user_id) | Proposal.id.in_(co_proposed),
+            )
+            .order_by(Proposal.id)
+        )
+    )
+
+
 def list_proposals(
     session: Session,
     pot: Pot,
@@ -254,10 +358,14 @@ def list_proposals(
     status: str | None = None,
     category: str | None = None,
     proposer_id: int | None = None,
+    public_only: bool = False,
     after_id: int = 0,
     limit: int = 50,
 ) -> list[Proposal]:
+    """The pot's proposals by id; ``public_only``: only those anyone may read (:data:`PUBLIC`)."""
     query = select(Proposal).where(Proposal.pot_id == pot.id, Proposal.id > after_id)
+    if public_only:
+        query = query.where(PUBLIC)
     if status is not None:
         query = query.where(Proposal.status == status)
     if category is not None:
@@ -307,7 +415,16 @@ def _open(session: Session, pot: Pot, proposal: Proposal, *, user_id: int, now: 
         "proposal_opened",
         actor=f"user:{user_id}",
         proposal_id=proposal.id,
-        data={"rules_version": rules.version, "closes_at": proposal.closes_at.isoformat()},
+        data={
+            "rules_version": rules.version,
+            "closes_at": proposal.closes_at.isoformat(),
+            # What is put to the vote: a draft may have changed since it was created.
+            "title": proposal.title,
+            "amount": proposal.amount,
+            "currency": pot.currency,
+            "payee": proposal.payee_name,
+            "co_proposers": co_proposers_of(session, proposal),
+        },
         now=now,
     )
 
@@ -320,6 +437,15 @@ def _locked(session: Session, proposal_id: int) -> tuple[Pot, Proposal]:
     pot = lock_pot(session, slug)
     session.refresh(proposal)  # as it is now that we hold the lock
     return pot, proposal
+
+
+def _no_longer_a_draft(proposal: Proposal) -> WrongState:
+    return WrongState(f"proposal #{proposal.id} is {proposal.status}; only a draft can change")
+
+
+def _check_member(session: Session, pot: Pot, user_id: int) -> None:
+    if role_in(session, pot.id, user_id) is None:
+        raise InvalidInput(f"co-proposer {user_id} is not a member of {pot.slug}")
 
 
 def _check_draft(draft: Draft, pot: Pot) -> None:
