@@ -168,27 +168,18 @@ def backfill_all(connection: Connection) -> None:
             .order_by(_ENTRIES.c.seq)
         ).all()
         for entry_id, seq, *fields, prev_hash in entries:
-            postings = connection.execute(
+            posted = connection.execute(
                 select(_POSTINGS.c.account, _POSTINGS.c.amount, _POSTINGS.c.currency)
                 .where(_POSTINGS.c.entry_id == entry_id)
                 .order_by(_POSTINGS.c.position)
             ).all()
+            postings = [(account, amount, currency) for account, amount, currency in posted]
             recorded_at, kind, memo, actor, external_ref, reverses_seq, data_json = fields
-            memory.append(
-                stored_bytes(
-                    slug,
-                    seq,
-                    recorded_at,
-                    kind,
-                    memo,
-                    actor,
-                    external_ref,
-                    reverses_seq,
-                    data_json,
-                    [tuple(p) for p in postings],
-                    prev_hash,
-                )
-            )
+            canonical = stored_bytes(
+                slug, seq, recorded_at, kind, memo, actor, external_ref, reverses_seq, data_json,
+                postings, prev_hash,
+            )  # fmt: skip
+            memory.append(canonical)
         rows = [
             (pot_id, level, index, memory.get_node(level, index))
             for level in range(memory.size.bit_length())

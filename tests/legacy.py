@@ -32,8 +32,11 @@ class Movement:
     reverses: int | None = None  # seq of the entry a reversal undoes
 
 
-def write_pot(db: Database, slug: str, movements: Sequence[Movement]) -> list[bytes]:
-    """Create pot ``slug`` (GBP) holding ``movements`` as entries 1..n; returns their leaves."""
+def write_pot(
+    db: Database, slug: str, movements: Sequence[Movement], *, tree_rows: bool = True
+) -> list[bytes]:
+    """Create pot ``slug`` (GBP) holding ``movements`` as entries 1..n; returns their leaves.
+    Without ``tree_rows``, the pot is as revision 0001 kept it: no Merkle tree at all."""
     with db.write() as session:
         pot = ledger_pots.create_pot(session, slug, name=f"Legacy {slug}", currency="GBP")
         pot_id = pot.id
@@ -112,20 +115,19 @@ def write_pot(db: Database, slug: str, movements: Sequence[Movement]) -> list[by
                 balances[posting.account] += posting.amount
             tree.append(canonical)
             prev = digest
-        for level in range(tree.size.bit_length()):
-            for index in range(tree.size >> level):
-                conn.execute(
-                    text(
-                        "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) "
-                        "VALUES (:pot, :level, :idx, :hash)"
-                    ),
-                    {
-                        "pot": pot_id,
-                        "level": level,
-                        "idx": index,
-                        "hash": tree.get_node(level, index),
-                    },
-                )
+        nodes = [
+            {"pot": pot_id, "level": level, "idx": index, "hash": tree.get_node(level, index)}
+            for level in range(tree.size.bit_length())
+            for index in range(tree.size >> level)
+        ]
+        if tree_rows:
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) "
+                    "VALUES (:pot, :level, :idx, :hash)"
+                ),
+                nodes,
+            )
         for account, amount in balances.items():
             conn.execute(
                 text(

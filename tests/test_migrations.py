@@ -151,3 +151,22 @@ def test_leaves_recorded_before_0009_keep_serving(backend: str, databases: Datab
         assert level_0 == 5
     finally:
         db.dispose()
+
+
+def test_pots_older_than_their_tree_get_one(backend: str, databases: DatabaseFactory) -> None:
+    """0002 builds the tree of entries recorded before trees existed; it serves as any other."""
+    db = Database(databases.url(backend))
+    try:
+        migrate.upgrade(db, "0001")
+        leaves = write_pot(
+            db, "early", [Movement("contribution", 500 + i) for i in range(7)], tree_rows=False
+        )
+        migrate.upgrade(db)
+        with db.write() as session:
+            operations.record(session, "early", "contribution", 9, memo="later", actor="t")
+        with db.read() as session:
+            pot = ledger_pots.get_pot(session, "early")
+            assert verify_pot(session, pot).ok
+            assert tree.root(session, pot.id, 7) == merkle.root_from_leaves(leaves)
+    finally:
+        db.dispose()

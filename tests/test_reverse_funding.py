@@ -20,6 +20,13 @@ KEY = b"k" * 32
 
 def approved_waiting(db: Database, slug: str, amount: int) -> int:
     """A proposal the pot's one steward approved while the pot had too little money for it."""
+    pid = approve(db, slug, amount)
+    assert status_of(db, pid) == Status.APPROVED
+    return pid
+
+
+def approve(db: Database, slug: str, amount: int) -> int:
+    """A proposal the pot's one steward approved (funded at once if the pot has the money)."""
     proposer, steward = person(db, slug, "member"), person(db, slug, "steward")
     draft = proposals.Draft(title="Bursaries", summary="", amount=amount, payee_name="Members")
     with db.write() as session:
@@ -36,7 +43,6 @@ def approved_waiting(db: Database, slug: str, amount: int) -> int:
             ballot_key=KEY,
             now=utcnow(),
         )
-    assert status_of(db, pid) == Status.APPROVED
     return pid
 
 
@@ -100,3 +106,28 @@ def test_funded_proposals_come_back_in_approval_order(db: Database, pot_slug: st
         undone = reverse_entry(session, pot_slug, fee, memo="Fee waived", actor="test")
         assert [p.id for p in undone.funded] == [first, second]  # £90 covers two of three
     assert status_of(db, third) == Status.APPROVED
+
+
+def test_a_decisions_money_is_not_moved_behind_its_proposals_back(
+    db: Database, pot_slug: str, tmp_path: Path
+) -> None:
+    """Reversing a funded proposal's allocation would free its money while the proposal stays
+    funded (and let waiting proposals spend it twice); committing or releasing by hand would
+    do the same the other way. The proposal is the one door to its money."""
+    record(db, pot_slug, "contribution", 10_000)
+    pid = approve(db, pot_slug, 5_000)  # funded at once: there is money
+    assert status_of(db, pid) == Status.FUNDED
+    with db.read() as session:
+        allocation = proposals.get(session, pid).funding_entry_seq
+    code, out = invoke_cli(
+        db, tmp_path, "ledger", "reverse", pot_slug, str(allocation), "--memo", "x"
+    )
+    assert code == 2 and "undo it through its proposal" in out, out
+    for kind in ("allocation", "release"):
+        code, out = invoke_cli(
+            db, tmp_path, "ledger", "record", pot_slug, kind, "10.00", "--memo", "by hand",
+            "--commitment", f"proposal:{pid}",
+        )  # fmt: skip
+        assert code == 2 and "not by hand" in out, out
+    assert status_of(db, pid) == Status.FUNDED
+    assert available(db, pot_slug) == 5_000

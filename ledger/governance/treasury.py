@@ -16,11 +16,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import journal, operations
+from ledger import accounts, journal, operations
+from ledger.entries import get_entry
+from ledger.errors import InvalidInput
 from ledger.governance import funding
 from ledger.governance.models import Proposal
 from ledger.models import Entry, Pot
 from ledger.operations import Direction
+from ledger.pots import find_pot
 from ledger.timestamps import utcnow
 
 
@@ -47,6 +50,11 @@ def record_money(
 ) -> Recorded:
     """Record ``kind`` of ``amount`` minor units in pot ``slug`` (see ``operations.record``),
     then let the pot's decisions react to it."""
+    if kind in ("allocation", "release") and commitment and _governed(commitment):
+        raise InvalidInput(
+            f"money is committed to {commitment} and released from it by the pot's decisions "
+            "(approval, withdrawal, closing, a round's settlement), not by hand"
+        )
     now = now or utcnow()
     result = operations.record(
         session,
@@ -76,12 +84,31 @@ def reverse_entry(
 ) -> Recorded:
     """Append the entry that undoes entry ``seq`` of pot ``slug`` (see ``journal.reverse``),
     then let the pot's decisions react to it as to money recorded: reversing a payout or a fee
-    gives money back to available, which waiting proposals must not miss."""
+    gives money back to available, which waiting proposals must not miss.
+
+    An entry that committed money to a proposal or a round, or released it, is refused: its
+    decision stands in the proposal's or round's state too, so it is undone there (withdrawing or
+    closing the proposal), never behind its back."""
+    original = get_entry(session, find_pot(session, slug), seq)
+    if original.kind in ("allocation", "release") and any(
+        _governed(p.account.removeprefix(accounts.COMMITTED_PREFIX))
+        for p in original.postings
+        if accounts.is_committed(p.account)
+    ):
+        raise InvalidInput(
+            f"entry #{seq} is a decision's {original.kind}; undo it through its proposal "
+            "(withdraw or close it), not by reversal"
+        )
     now = now or utcnow()
     result = journal.reverse(
         session, slug, seq, memo=memo, actor=actor, idempotency_key=idempotency_key, now=now
     )
     return _react(session, result, actor=actor, now=now)
+
+
+def _governed(commitment: str) -> bool:
+    """Commitments the pot's decisions keep: to a proposal or to a round's budget."""
+    return commitment.startswith(("proposal:", "round:"))
 
 
 def _react(
