@@ -18,12 +18,14 @@ from sqlalchemy import (
     Executable,
     Select,
     Table,
+    and_,
     bindparam,
+    func,
     literal_column,
     select,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ledger import merkle
 from ledger.bulk import insert_rows
@@ -89,17 +91,18 @@ def read_nodes(
         nodes = chunk[len(leaves) :]
         params: dict[str, int] = {"pot": pot_id}
         for k, index in enumerate(leaves):
-            params[f"leaf_{k}"] = index
             params[f"entry_{k}"] = index + 1
         for k, (level, index) in enumerate(nodes):
             params[f"level_{k}"] = level
             params[f"idx_{k}"] = index
         rows = connection.execute(_lookups(len(leaves), len(nodes)), params)
-        found.update(((level, idx), bytes(value)) for level, idx, value in rows)
+        found.update(
+            ((level, idx), bytes(value)) for level, idx, value in rows if value is not None
+        )
     return found
 
 
-_LOOKUPS = 150  # nodes per query: below SQLite's limit of 500 terms in a compound SELECT
+_LOOKUPS = 200  # nodes per query: below SQLite's limit of 500 terms in a compound SELECT
 
 
 @functools.lru_cache(maxsize=256)
@@ -107,25 +110,29 @@ def _lookups(leaves: int, nodes: int) -> Executable:
     """Point lookups of ``leaves`` leaf hashes and ``nodes`` higher nodes, as one UNION ALL.
 
     Each is a search of a unique index, on both databases, whatever their statistics (an OR or a
-    row-value IN over a pot's nodes can make SQLite scan the pot's whole tree). A leaf is looked
-    for on its entry and, for entries older than migration 0009, among the nodes. Built once per
-    shape: making the statement costs several times more than running it.
+    row-value IN over a pot's nodes can make SQLite scan the pot's whole tree). A leaf is its
+    entry's ``leaf_hash`` or, only for an entry recorded before migration 0009 (which has none),
+    the level-0 node stored for it: a level-0 row never overrides an entry's own leaf. Built once
+    per shape: making the statement costs several times more than running it.
     """
+    legacy = aliased(MerkleNode)
     leaf: Select[Any, Any, Any] = select(
         literal_column("0").label("level"),
         (Entry.seq - literal_column("1")).label("idx"),
-        Entry.leaf_hash,
+        func.coalesce(Entry.leaf_hash, legacy.hash),
+    ).outerjoin(
+        legacy,
+        and_(
+            Entry.leaf_hash.is_(None),
+            legacy.pot_id == Entry.pot_id,
+            legacy.level == literal_column("0"),
+            legacy.idx == Entry.seq - literal_column("1"),
+        ),
     )
-    lookups: list[Select[Any, Any, Any]] = []
-    for k in range(leaves):
-        lookups.append(
-            leaf.where(
-                Entry.pot_id == bindparam("pot"),
-                Entry.seq == bindparam(f"entry_{k}"),
-                Entry.leaf_hash.is_not(None),
-            )
-        )
-        lookups.append(_node_lookup(literal_column("0"), bindparam(f"leaf_{k}")))
+    lookups: list[Select[Any, Any, Any]] = [
+        leaf.where(Entry.pot_id == bindparam("pot"), Entry.seq == bindparam(f"entry_{k}"))
+        for k in range(leaves)
+    ]
     lookups += [_node_lookup(bindparam(f"level_{k}"), bindparam(f"idx_{k}")) for k in range(nodes)]
     return lookups[0] if len(lookups) == 1 else union_all(*lookups)
 

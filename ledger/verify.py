@@ -13,12 +13,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, literal_column, select
+from sqlalchemy.orm import Session, aliased
 
 from ledger import accounts, merkle, tree
 from ledger.chain import entry_hash, stored_bytes
-from ledger.models import GENESIS_HASH, Balance, Entry, Posting, Pot
+from ledger.models import GENESIS_HASH, Balance, Entry, MerkleNode, Posting, Pot
 
 BATCH = 2000
 
@@ -58,7 +58,11 @@ def verify_pot(session: Session, pot: Pot) -> VerifyReport:
 
 
 # Columns of an entry row as _stream yields it, and of each of its postings.
-EntryRow = tuple[int, str, str, str, str, str | None, int | None, str, str, str, bytes | None]
+# The last two: the entry's own leaf hash (from migration 0009), the level-0 tree row of an entry
+# recorded before it.
+EntryRow = tuple[
+    int, str, str, str, str, str | None, int | None, str, str, str, bytes | None, bytes | None
+]
 PostingRow = tuple[int, str, int, str]  # position, account, amount, currency
 
 
@@ -73,10 +77,15 @@ def _replay(
     prev_hash = GENESIS_HASH
     guarded: dict[str, bool] = {}  # account -> must never go below zero
     slug, currency = pot.slug, pot.currency  # read once, not per entry
+    own_leaves = False  # entries carry their leaf hash from the first one that does (0009) on
     for entry_row, posting_rows in stream:
         seq = entry_row[0]
         if seq != expected_seq:
             report.fail(f"entry #{expected_seq} is missing (found #{seq} next)", expected_seq)
+            break
+        own_leaves = own_leaves or entry_row[10] is not None
+        if own_leaves and entry_row[10] is None:
+            report.fail(f"entry #{seq}: its Merkle leaf hash is missing", seq)
             break
         problem = _check_entry(slug, currency, entry_row, posting_rows, prev_hash, frontier)
         if problem is not None:
@@ -101,6 +110,7 @@ def _replay(
 def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[PostingRow]], None, None]:
     """Entries in sequence order, each with its postings, read in batches as plain tuples
     (Core rows through the session's connection: no ORM objects, same transaction)."""
+    legacy = aliased(MerkleNode)
     query = (
         select(
             Entry.id,
@@ -115,10 +125,20 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[Postin
             Entry.prev_hash,
             Entry.hash,
             Entry.leaf_hash,
+            legacy.hash,
             Posting.position,
             Posting.account,
             Posting.amount,
             Posting.currency,
+        )
+        .select_from(Entry)
+        .outerjoin(
+            legacy,
+            and_(
+                legacy.pot_id == Entry.pot_id,
+                legacy.level == 0,
+                legacy.idx == Entry.seq - literal_column("1"),
+            ),
         )
         .outerjoin(Posting, Posting.entry_id == Entry.id)
         .where(Entry.pot_id == pot.id)
@@ -134,9 +154,9 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[Postin
             if entry_id != current_id:
                 if entry is not None:
                     yield entry, postings
-                current_id, entry, postings = entry_id, cast(EntryRow, row[1:12]), []
-            if row[12] is not None:
-                postings.append(cast(PostingRow, row[12:]))
+                current_id, entry, postings = entry_id, cast(EntryRow, row[1:13]), []
+            if row[13] is not None:
+                postings.append(cast(PostingRow, row[13:]))
         if entry is not None:
             yield entry, postings
     finally:
@@ -151,19 +171,9 @@ def _check_entry(
     prev_hash: str,
     frontier: merkle.Frontier,
 ) -> str | None:
-    (
-        seq,
-        recorded_at,
-        kind,
-        memo,
-        actor,
-        external_ref,
-        reverses_seq,
-        data_json,
-        prev,
-        digest,
-        leaf,
-    ) = row
+    seq, recorded_at, kind, memo, actor, external_ref, reverses_seq, data_json, prev, digest = row[
+        :10
+    ]
     if prev != prev_hash:
         return "its prev_hash does not match the hash of the entry before it"
     if len(postings) < 2:
@@ -193,9 +203,22 @@ def _check_entry(
     if entry_hash(canonical) != digest:
         return "its stored hash does not match its contents"
     computed = merkle.leaf_hash(canonical)
-    if leaf is not None and bytes(leaf) != computed:
+    problem = _leaf_problem(row[10], row[11], computed)
+    if problem is None:
+        frontier.append(computed)
+    return problem
+
+
+def _leaf_problem(own: bytes | None, legacy: bytes | None, computed: bytes) -> str | None:
+    """What is wrong with where the entry's Merkle leaf is stored: on the entry itself (from
+    migration 0009), or as a level-0 tree row (entries recorded before it), never both."""
+    if own is not None and legacy is not None:
+        return "a level-0 tree row stands beside its own Merkle leaf hash"
+    stored = own if own is not None else legacy
+    if stored is None:
+        return "its Merkle leaf hash is stored nowhere"
+    if bytes(stored) != computed:
         return "its stored Merkle leaf hash does not match its contents"
-    frontier.append(computed)
     return None
 
 

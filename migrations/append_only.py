@@ -41,3 +41,36 @@ def unprotect(table: str) -> None:
     else:
         for action in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+
+
+_NO_LEAVES = "ledger_merkle_nodes_no_leaves"
+_NO_LEAVES_MESSAGE = "Merkle leaves live on their entries (ledger_entries.leaf_hash)"
+
+
+def refuse_leaf_nodes() -> None:
+    """Refuse INSERT of level-0 rows into ledger_merkle_nodes (from revision 0009, an entry
+    carries its own leaf; a stray level-0 row could only be a forgery)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE OR REPLACE FUNCTION commonpot_no_leaf_nodes() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            f"RAISE EXCEPTION '{_NO_LEAVES_MESSAGE}' USING ERRCODE = 'restrict_violation'; "
+            "END $$;"
+        )
+        op.execute(
+            f"CREATE TRIGGER {_NO_LEAVES} BEFORE INSERT ON ledger_merkle_nodes FOR EACH ROW "
+            "WHEN (NEW.level = 0) EXECUTE FUNCTION commonpot_no_leaf_nodes()"
+        )
+    else:
+        op.execute(
+            f"CREATE TRIGGER {_NO_LEAVES} BEFORE INSERT ON ledger_merkle_nodes "
+            f"WHEN NEW.level = 0 BEGIN SELECT RAISE(ABORT, '{_NO_LEAVES_MESSAGE}'); END"
+        )
+
+
+def allow_leaf_nodes() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {_NO_LEAVES} ON ledger_merkle_nodes")
+        op.execute("DROP FUNCTION IF EXISTS commonpot_no_leaf_nodes()")
+    else:
+        op.execute(f"DROP TRIGGER IF EXISTS {_NO_LEAVES}")

@@ -1,7 +1,10 @@
 """The ledger keeps each pot's RFC 9162 tree as it grows, and verify checks it."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from ledger import merkle, operations, tree
 from ledger import pots as ledger_pots
@@ -72,3 +75,33 @@ def test_verify_notices_a_forged_leaf_hash(fresh_db: Database) -> None:
         report = verify_pot(session, ledger_pots.get_pot(session, "t"))
     assert not report.ok and report.first_bad_seq == 2
     assert "leaf hash" in report.problems[0]
+
+
+def test_a_forged_leaf_row_is_refused_ignored_and_reported(fresh_db: Database) -> None:
+    """Leaves live on their entries: the database refuses a level-0 tree row outright; one
+    slipped in with that trigger dropped changes no proof, and verify names it."""
+    with fresh_db.write() as session:
+        ledger_pots.create_pot(session, "t", name="T", currency="GBP")
+        for i in range(3):
+            operations.record(session, "t", "contribution", 100 + i, memo="m", actor="t")
+    forge = (
+        "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) "
+        "SELECT id, 0, 0, :h FROM pots WHERE slug = 't'"
+    )
+    with pytest.raises(DBAPIError, match="leaves live on their entries"):
+        execute(fresh_db, forge, h=b"\x02" * 32)
+    execute(
+        fresh_db,
+        "DROP TRIGGER ledger_merkle_nodes_no_leaves"
+        + (" ON ledger_merkle_nodes" if fresh_db.dialect == "postgresql" else ""),
+    )
+    execute(fresh_db, forge, h=b"\x02" * 32)
+    with fresh_db.read() as session:
+        pot = ledger_pots.get_pot(session, "t")
+        entries = session.scalars(select(Entry).where(Entry.pot_id == pot.id).order_by(Entry.seq))
+        leaves = [bytes(e.leaf_hash or b"") for e in entries]
+        proof = merkle.inclusion_proof(1, 3, tree.node_getter(session, pot.id))
+        merkle.verify_inclusion(leaves[1], 1, 3, proof, merkle.root_from_leaves(leaves))
+        report = verify_pot(session, pot)
+    assert not report.ok and report.first_bad_seq == 1
+    assert "level-0 tree row" in report.problems[0]
