@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import accounts, merkle, tree
@@ -35,6 +35,7 @@ from ledger.journal import (
     lock_pot,
     new_amounts,
     validate,
+    writing,
 )
 from ledger.models import Balance, Base, Entry, Pot
 
@@ -58,6 +59,7 @@ _UPDATE_HEAD = (
     .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
 )
 
+_IN_CHUNK = 500
 _KEY = "idempotency key"
 _REF = "external reference"
 
@@ -107,8 +109,10 @@ def append_many_locked(
     now: datetime | None = None,
 ) -> list[BatchResult]:
     """Append ``requests`` in order to a pot whose lock the caller holds (see
-    :func:`ledger.journal.lock_pot`); or refuse the whole batch, having written nothing and
-    changed none of the session's objects.
+    :func:`ledger.journal.lock_pot`); or refuse the whole batch, having appended nothing and
+    changed none of the session's objects (the session's own pending changes are flushed
+    first, as any query would). A database error while writing rolls the unit of work back
+    (:func:`ledger.journal.writing`).
 
     A retried request, also one repeating an earlier request of the same batch, gives that
     entry with ``created=False``; a reused key with different content is a conflict. The first
@@ -187,32 +191,40 @@ class _Plan:
         self.stored: set[str] = set()  # accounts with a stored balance row
 
     def load(self, session: Session, requests: Sequence[EntryRequest]) -> None:
-        keys = {r.idempotency_key for r in requests if r.idempotency_key is not None}
-        refs = {r.external_ref for r in requests if r.external_ref is not None}
-        conditions = []
-        if keys:
-            conditions.append(Entry.idempotency_key.in_(keys))
-        if refs:
-            conditions.append(Entry.external_ref.in_(refs))
-        if conditions:
-            with session.no_autoflush:
-                query = select(Entry).where(Entry.pot_id == self.pot.id, or_(*conditions))
-                for stored in session.scalars(query):
-                    entry = AppendedEntry.of(stored)
-                    self.fingerprints[entry.seq] = stored.fingerprint
-                    if stored.idempotency_key in keys:
-                        self.found[_KEY][stored.idempotency_key] = entry
-                    if stored.external_ref in refs:
-                        self.found[_REF][stored.external_ref] = entry
+        for label, column, values in (
+            (_KEY, Entry.idempotency_key, {r.idempotency_key for r in requests}),
+            (_REF, Entry.external_ref, {r.external_ref for r in requests}),
+        ):
+            self._load_earlier(session, label, column, sorted(v for v in values if v is not None))
         names = sorted({p.account for r in requests for p in r.postings})
         if names:
             balances = session.connection().execute(
-                _READ_BALANCES, {"pot": self.pot.id, "names": names}
+                _READ_BALANCES, {"pot": self.pot_id, "names": names}
             )
             for name, amount, non_negative in balances:
                 self.stored.add(name)
                 self.amounts[name] = amount
                 self.non_negative[name] = non_negative
+
+    def _load_earlier(
+        self,
+        session: Session,
+        label: str,
+        column: InstrumentedAttribute[str | None],
+        values: list[str],
+    ) -> None:
+        """Stored entries of the pot whose key or reference (``column``) is one of ``values``:
+        one query per column (each uses its own index) and per few hundred values (SQLite's
+        limit on a statement's variables can be as low as 999)."""
+        with session.no_autoflush:
+            for start in range(0, len(values), _IN_CHUNK):
+                chunk = values[start : start + _IN_CHUNK]
+                query = select(Entry).where(Entry.pot_id == self.pot_id, column.in_(chunk))
+                for stored in session.scalars(query):
+                    entry = AppendedEntry.of(stored)
+                    self.fingerprints[entry.seq] = stored.fingerprint
+                    value = getattr(stored, column.key)
+                    self.found[label][value] = entry
 
     def add(self, request: EntryRequest) -> None:
         data_json = canonical_json_text(request.data)
@@ -287,7 +299,10 @@ class _Plan:
         return None
 
     def write(self, session: Session) -> list[BatchResult]:
-        entries = self._insert(session) if self.new else []
+        entries: list[AppendedEntry] = []
+        if self.new:
+            with writing(session):
+                entries = self._insert(session)
         return [
             BatchResult(entries[entry] if isinstance(entry, int) else entry, created)
             for entry, created in self.outcome
@@ -312,7 +327,7 @@ class _Plan:
             )
             for p in self.new
         ]
-        currency = self.pot.currency
+        currency = self.currency
         insert_rows(
             connection,
             _POSTINGS,
@@ -323,7 +338,7 @@ class _Plan:
                 for i, posting in enumerate(entry.postings)
             ],
         )
-        tree.add_leaves(session, self.pot.id, self.new[0].seq, [p.leaf for p in self.new])
+        tree.add_leaves(session, self.pot_id, self.new[0].seq, [p.leaf for p in self.new])
         self._write_balances_and_head(session)
         return entries
 
@@ -335,7 +350,7 @@ class _Plan:
         held = [name for name in touched if name in self.stored]
         new = [name for name in touched if name not in self.stored]
         connection = session.connection()
-        pot_id = self.pot.id
+        pot_id = self.pot_id
         if held:
             connection.execute(
                 _UPDATE_BALANCE,

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, Table, insert
+from sqlalchemy import Connection, Dialect, LargeBinary, Table, insert
 
 Row = tuple[Any, ...]
 
@@ -26,7 +26,8 @@ def insert_rows(
     if not rows:
         return
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(_sqlite_insert(table, tuple(columns)), list(rows))
+        sql = _sqlite_insert(connection.dialect, table, tuple(columns))
+        connection.exec_driver_sql(sql, list(rows))
     else:
         connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
@@ -52,7 +53,9 @@ def insert_returning(
     found: list[Row] = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        sql = _sqlite_insert(table, tuple(columns), len(chunk), tuple(returning))
+        sql = _sqlite_insert(
+            connection.dialect, table, tuple(columns), len(chunk), tuple(returning)
+        )
         flat = [value for row in chunk for value in row]
         found.extend(connection.exec_driver_sql(sql, tuple(flat)).all())
     return found
@@ -60,14 +63,20 @@ def insert_returning(
 
 @functools.lru_cache(maxsize=64)
 def _sqlite_insert(
-    table: Table, columns: tuple[str, ...], rows: int = 1, returning: tuple[str, ...] = ()
+    dialect: Dialect,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: int = 1,
+    returning: tuple[str, ...] = (),
 ) -> str:
     """INSERT of ``rows`` rows with "?" marks (one row: for executemany)."""
     for name in columns:
         kind = table.c[name].type
-        # Values reach the driver as they are: only types the sqlite3 module takes unchanged
-        # (text, integers, bytes) may go this way.
-        if kind.python_type not in (str, int, bytes) and not isinstance(kind, LargeBinary):
+        # Values reach the driver as they are: only columns whose values SQLAlchemy would pass
+        # on unchanged may go this way (bytes too: the sqlite3 module stores them as blobs).
+        if kind.dialect_impl(dialect).bind_processor(dialect) is not None and not isinstance(
+            kind, LargeBinary
+        ):
             raise TypeError(f"{table.name}.{name} needs SQLAlchemy's conversion; use Core")
     values = ", ".join(["(" + ", ".join("?" for _ in columns) + ")"] * rows)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}"

@@ -79,23 +79,34 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
     On SQLite, foreign keys are off for its length: SQLite changes a table's constraints by
     rebuilding it, and dropping the old copy of a table that others refer to would fail (the
     pragma only takes effect outside a transaction). Before committing, PRAGMA foreign_key_check
-    must find nothing; afterwards they are on again, as every other connection has them.
+    must find no violation that was not there before; afterwards they are on again, as every
+    other connection has them. The transaction takes the write lock at once (BEGIN IMMEDIATE),
+    waiting for running writers rather than failing half-way.
     """
-    with engine.connect() as connection:
-        sqlite = engine.dialect.name == "sqlite"
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as plain:
+        connection = plain.execution_options(**{_WRITE_OPTION: True}) if sqlite else plain
         raw: Any = connection.connection.driver_connection
         if sqlite:
             raw.execute("PRAGMA foreign_keys = OFF")  # autocommit mode: outside a transaction
         try:
             with connection.begin():
+                before = _foreign_key_violations(connection) if sqlite else set()
                 yield connection
                 if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    broken = _foreign_key_violations(connection) - before
                     if broken:
-                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+                        raise RuntimeError(
+                            f"the migration broke foreign keys: {sorted(broken)[:5]}"
+                        )
         finally:
             if sqlite:
                 raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _foreign_key_violations(connection: Connection) -> set[tuple[Any, ...]]:
+    """SQLite's foreign key violations: (table, rowid, parent table, constraint index)."""
+    return {tuple(row) for row in connection.exec_driver_sql("PRAGMA foreign_key_check")}
 
 
 class Database:

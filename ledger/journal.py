@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, cast
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import accounts, merkle, tree
@@ -36,7 +37,7 @@ from ledger.errors import (
     InsufficientFunds,
     InvalidInput,
 )
-from ledger.models import Balance, Entry, Posting, Pot
+from ledger.models import MAX_SEQ, Balance, Entry, Posting, Pot
 from ledger.money import MAX_AMOUNT, to_decimal_string, validate_minor_amount
 from ledger.pots import find_pot
 
@@ -45,7 +46,6 @@ MAX_REF = 200
 
 # Control characters other than tab and newline are refused in every text field.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
-_BALANCES = inspect(Balance)
 
 # The kinds of entry. Each has one meaning; docs/ledger-format.md lists their postings.
 KINDS = (
@@ -141,14 +141,28 @@ def append_locked(
             for i, p in enumerate(request.postings)
         ],
     )
-    session.add(entry)
-    for balance in new_balances:
-        session.add(balance)
-    tree.add_leaf(session, pot.id, entry.seq, leaf)
-    pot.head_seq = entry.seq
-    pot.head_hash = entry.hash
-    session.flush()  # one flush for the entry, its postings, balances, tree nodes and the head
+    with writing(session):
+        session.add(entry)
+        for balance in new_balances:
+            session.add(balance)
+        tree.add_leaf(session, pot.id, entry.seq, leaf)
+        pot.head_seq = entry.seq
+        pot.head_hash = entry.hash
+        session.flush()  # one flush for the entry, its postings, balances and the head
     return AppendResult(entry, created=True)
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[None]:
+    """The writes of an append, once every rule has been checked. A database error half-way (a
+    constraint that can only fail on a damaged database, a lost connection) rolls the whole unit
+    of work back, as a failed ORM flush does: a caller that catches it and carries on must not be
+    able to commit a half-written entry."""
+    try:
+        yield
+    except Exception:
+        session.rollback()
+        raise
 
 
 def reverse(
@@ -185,6 +199,12 @@ def reverse(
 
 
 def validate(request: EntryRequest) -> None:
+    if request.reverses_seq is not None and (
+        type(request.reverses_seq) is not int or not 1 <= request.reverses_seq <= MAX_SEQ
+    ):
+        raise InvalidInput(
+            f"reverses must be an entry's sequence number, got {request.reverses_seq!r}"
+        )
     if request.kind not in KINDS:
         raise InvalidInput(
             f"unknown entry kind {request.kind!r}; expected one of {', '.join(KINDS)}"
@@ -362,25 +382,17 @@ def conflict(label: str, value: str, seq: int) -> IdempotencyConflict:
 
 
 def _load_balances(session: Session, pot: Pot, names: Iterable[str]) -> dict[str, Balance]:
-    """The pot's stored balances of these accounts (absent: never posted to).
-
-    Balances already in the session (an earlier append of the same transaction loaded or made
-    them) come from its identity map; the rest in one query, without autoflush: balances are only
-    ever written by appends, which flush before they return.
-    """
-    found: dict[str, Balance] = {}
-    missing = []
-    for name in names:
-        held = session.identity_map.get(_BALANCES.identity_key_from_primary_key((pot.id, name)))
-        if isinstance(held, Balance):
-            found[name] = held
-        else:
-            missing.append(name)
-    if missing:
-        with session.no_autoflush:
-            query = select(Balance).where(Balance.pot_id == pot.id, Balance.account.in_(missing))
-            found.update((b.account, b) for b in session.scalars(query))
-    return found
+    """The pot's stored balances of these accounts (absent: never posted to), read afresh under
+    the pot's lock: a Balance the session loaded before the lock may be stale (populate_existing
+    refreshes it). No autoflush: balances are only written by appends, which flush before they
+    return."""
+    query = (
+        select(Balance)
+        .where(Balance.pot_id == pot.id, Balance.account.in_(list(names)))
+        .execution_options(populate_existing=True)
+    )
+    with session.no_autoflush:
+        return {b.account: b for b in session.scalars(query)}
 
 
 def new_amounts(

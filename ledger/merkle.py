@@ -559,32 +559,18 @@ class Frontier:
         self._stack.append((level, value))
         self.size += 1
 
-    def append_completing(self, hashed_leaf: bytes) -> list[tuple[int, int, bytes]]:
-        """Append a leaf and return the nodes it completes, as
-        :func:`nodes_completed_by_append` does for a stored tree: ``(level, index, hash)``,
-        the leaf first."""
-        if len(hashed_leaf) != HASH_SIZE:
-            raise ValueError(f"leaf hash must be {HASH_SIZE} bytes, got {len(hashed_leaf)}")
-        position = self.size
-        level, value = 0, hashed_leaf
-        completed = [(0, position, value)]
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
-            level, value = level + 1, node_hash(left, value)
-            completed.append((level, position >> level, value))
-        self._stack.append((level, value))
-        self.size += 1
-        return completed
-
     def extend(self, hashed_leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
         """Append leaves; return the nodes above them that they complete, ``(level, index,
-        hash)`` with level >= 1, in order: what :meth:`append_completing` returns without the
-        leaves, written out for speed (it runs for every entry of a batch)."""
-        stack, position, completed = self._stack, self.size, []
-        sha256 = hashlib.sha256
-        for leaf in hashed_leaves:
+        hash)`` with level >= 1, in order: what :func:`nodes_completed_by_append` gives for each
+        leaf in turn, without the leaves themselves, written out for speed (it runs for every
+        entry of a batch)."""
+        leaves = list(hashed_leaves)
+        for leaf in leaves:  # all checked first: a refusal leaves the frontier as it was
             if len(leaf) != HASH_SIZE:
                 raise ValueError(f"leaf hash must be {HASH_SIZE} bytes, got {len(leaf)}")
+        stack, position, completed = self._stack, self.size, []
+        sha256 = hashlib.sha256
+        for leaf in leaves:
             level, value = 0, leaf
             while stack and stack[-1][0] == level:
                 value = sha256(b"\x01" + stack.pop()[1] + value).digest()  # node_hash

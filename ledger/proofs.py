@@ -1,8 +1,9 @@
 """Merkle proofs and tree heads of a pot's ledger, read from its stored tree.
 
 The tree arithmetic lives in ``ledger.merkle``; this module checks a request against the pot
-(no proof about entries that do not exist yet) and feeds ``ledger.merkle`` the stored nodes of
-``ledger_merkle_nodes``.
+(no proof about entries that do not exist yet) and feeds ``ledger.merkle`` the stored tree
+(``ledger.tree.read_nodes``: the leaves on their entries, the nodes above in
+``ledger_merkle_nodes``).
 
 Reads: which nodes a proof or a root needs depends only on the sizes, never on hash values. So
 each request first plans the O(log n) node coordinates with a dry run, then fetches all of them

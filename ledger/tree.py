@@ -32,6 +32,9 @@ from ledger.bulk import insert_rows
 from ledger.models import Base, Entry, MerkleNode
 
 _NODES: Table = Base.metadata.tables["ledger_merkle_nodes"]
+_POTS: Table = Base.metadata.tables["pots"]
+_ENTRIES: Table = Base.metadata.tables["ledger_entries"]
+_POSTINGS: Table = Base.metadata.tables["ledger_postings"]
 _NODE_COLUMNS = ("pot_id", "level", "idx", "hash")
 
 
@@ -193,8 +196,3 @@ def backfill_all(connection: Connection) -> None:
             for index in range(memory.size >> level)
         ]
         insert_rows(connection, _NODES, _NODE_COLUMNS, rows)
-
-
-_POTS: Table = Base.metadata.tables["pots"]
-_ENTRIES: Table = Base.metadata.tables["ledger_entries"]
-_POSTINGS: Table = Base.metadata.tables["ledger_postings"]
