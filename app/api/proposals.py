@@ -2,6 +2,11 @@
 
 Views parse, check who is asking, call one service function in one unit of work and shape the
 answer; the rules live in ``ledger.governance``.
+
+A draft is its proposer's and co-proposers' alone until it opens, as on the pages: every view
+finds the proposal through ``proposals.get_for`` (``may_see``), so someone else's draft is a
+404, exactly like an id nobody used, whatever is asked of it; lists hold the public proposals
+and the caller's own drafts (``proposals.visible_to``).
 """
 
 from __future__ import annotations
@@ -59,11 +64,18 @@ def treasurer_of_its_pot(view: F) -> F:
 
 
 def _require_role_for(proposal_id: int, role: Role) -> None:
-    require_user()
+    user = require_user()
     with database().read() as session:
-        proposal = proposals.get(session, proposal_id)
+        # Not found before forbidden: a 403 would say there is a draft behind the id.
+        proposal = proposals.get_for(session, proposal_id, viewer_id=user.id)
         slug = proposals.pot_of(session, proposal).slug
     require_role(slug, role)
+
+
+def viewer_id() -> int | None:
+    """Whom the proposals are read for: the signed-in caller, or None for the public."""
+    user = current_user()
+    return user.id if user else None
 
 
 def describe(session: Any, proposal: Proposal) -> dict[str, Any]:
@@ -72,7 +84,6 @@ def describe(session: Any, proposal: Proposal) -> dict[str, Any]:
 
 
 def describe_fully(session: Any, proposal: Proposal) -> dict[str, Any]:
-    user = current_user()
     pot = proposals.pot_of(session, proposal)
     return reading.detail(
         session,
@@ -80,7 +91,7 @@ def describe_fully(session: Any, proposal: Proposal) -> dict[str, Any]:
         proposal,
         now=utcnow(),
         render=markdown.render,
-        viewer_id=user.id if user else None,
+        viewer_id=viewer_id(),
         ballot_key=ballot_key(),
     )
 
@@ -90,7 +101,10 @@ class PotProposals(MethodView):
     @blp.arguments(ProposalQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, ProposalPageSchema)
     def get(self, slug: str, limit: int, cursor: str | None = None, **filters: Any) -> dict:
-        """Proposals of a pot, oldest first, filtered by status, category or proposer."""
+        """Proposals of a pot, oldest first, filtered by status, category or proposer.
+
+        Drafts are listed only for their proposer and co-proposers (`status=draft`: the
+        caller's own drafts); everyone else sees the proposals opened for votes."""
         after = decode_cursor(cursor) if cursor else 0
         with database().read() as session:
             pot = ledger_pots.get_pot(session, slug)
@@ -100,6 +114,8 @@ class PotProposals(MethodView):
                 status=filters.get("status"),
                 category=filters.get("category"),
                 proposer_id=filters.get("proposer"),
+                public_only=True,
+                viewer_id=viewer_id(),
                 after_id=after,
                 limit=limit + 1,
             )
@@ -136,9 +152,11 @@ class PotProposals(MethodView):
 class ProposalDetail(MethodView):
     @blp.response(200, ProposalDetailSchema)
     def get(self, proposal_id: int) -> dict[str, Any]:
-        """One proposal with its tally, decision, money and timeline."""
+        """One proposal with its tally, decision, money and timeline. A draft is found only
+        by its proposer and co-proposers (404 for anyone else)."""
         with database().read() as session:
-            return describe_fully(session, proposals.get(session, proposal_id))
+            proposal = proposals.get_for(session, proposal_id, viewer_id=viewer_id())
+            return describe_fully(session, proposal)
 
 
 def _proposal_action(name: str, doc: str, action: Any) -> None:
@@ -147,6 +165,7 @@ def _proposal_action(name: str, doc: str, action: Any) -> None:
     def view(proposal_id: int) -> dict[str, Any]:
         user = require_user()
         with database().write() as session:
+            proposals.get_for(session, proposal_id, viewer_id=user.id)
             proposal = action(session, proposal_id, user)
             return describe_fully(session, proposal)
 
@@ -188,6 +207,7 @@ def cast_vote(body: dict[str, Any], proposal_id: int) -> dict[str, Any]:
     your vote until the proposal is decided."""
     user = require_user()
     with database().write() as session:
+        proposals.get_for(session, proposal_id, viewer_id=user.id)
         proposal = proposals.vote(
             session,
             proposal_id,

@@ -6,8 +6,10 @@ open-proposal limit, the votes and the pot's money are all read and changed unde
 each records its event in the pot's audit log.
 
 A draft is its proposers' own until it opens: only its proposer changes it (its terms, its
-co-proposers), only they and its co-proposers may read it (:func:`may_see`, :data:`PUBLIC`), and
-the event that opens it records the terms put to the vote.
+co-proposers), only they and its co-proposers may read it (:func:`may_see`, :data:`PUBLIC`,
+:func:`get_for`, :func:`visible_to`), and nothing about it goes in the public audit log until it
+opens: the event that opens it is its first, and records the terms put to the vote. A draft
+withdrawn before it opens leaves no event at all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ledger import audit
@@ -86,6 +88,9 @@ def submit(
     session.add(proposal)
     session.flush()
     session.add_all(CoProposer(proposal_id=proposal.id, user_id=u) for u in co)
+    if not open_now:
+        # No event: the audit log is public and a draft is not. Its opening records its terms.
+        return proposal
     audit.record(
         session,
         pot,
@@ -101,8 +106,7 @@ def submit(
         },
         now=now,
     )
-    if open_now:
-        _open(session, pot, proposal, user_id=user_id, now=now)
+    _open(session, pot, proposal, user_id=user_id, now=now)
     return proposal
 
 
@@ -181,7 +185,8 @@ def check_may_change(proposal: Proposal, user_id: int) -> None:
 
 def withdraw(session: Session, proposal_id: int, *, user_id: int, now: datetime) -> Proposal:
     """The proposer takes it back: before a decision, or funded but not yet paid (the
-    commitment is released and waiting proposals may be funded from it)."""
+    commitment is released and waiting proposals may be funded from it). A draft taken back
+    before it opened stays its proposers' alone: nothing is recorded in the audit log."""
     pot, proposal = _locked(session, proposal_id)
     if proposal.proposer_id != user_id:
         raise Forbidden("only its proposer can withdraw a proposal")
@@ -192,15 +197,16 @@ def withdraw(session: Session, proposal_id: int, *, user_id: int, now: datetime)
         session, pot, proposal, actor=f"user:{user_id}", why="withdrawn", now=now
     )
     proposal.status = Status.WITHDRAWN
-    audit.record(
-        session,
-        pot,
-        "proposal_withdrawn",
-        actor=f"user:{user_id}",
-        proposal_id=proposal.id,
-        data={"released": released},
-        now=now,
-    )
+    if proposal.opened_at is not None:  # a draft never in the public log stays out of it
+        audit.record(
+            session,
+            pot,
+            "proposal_withdrawn",
+            actor=f"user:{user_id}",
+            proposal_id=proposal.id,
+            data={"released": released},
+            now=now,
+        )
     if released:
         funding.fund_waiting(session, pot, now=now)
     return proposal
@@ -318,11 +324,31 @@ def get(session: Session, proposal_id: object) -> Proposal:
     return proposal
 
 
+def get_for(session: Session, proposal_id: object, *, viewer_id: int | None) -> Proposal:
+    """:func:`get`, as ``viewer_id`` (None: the public) may read it: someone else's draft is
+    not found, in the very words used for a proposal that does not exist, so that the answer
+    does not tell whether there is a draft behind the id."""
+    proposal = get(session, proposal_id)
+    if not may_see(session, proposal, viewer_id):
+        raise ProposalNotFound(f"there is no proposal {proposal.id}")
+    return proposal
+
+
 def may_see(session: Session, proposal: Proposal, viewer_id: int | None) -> bool:
-    """Whether ``viewer_id`` (None: the public) may read ``proposal`` (see :data:`PUBLIC`)."""
+    """Whether ``viewer_id`` (None: the public) may read ``proposal`` (see :data:`PUBLIC`).
+    Being a site admin changes nothing: a draft is not yet the community's business."""
     if proposal.opened_at is not None:
         return True
     return viewer_id is not None and viewer_id in voting.proposers(session, proposal)
+
+
+def visible_to(viewer_id: int | None) -> ColumnElement[bool]:
+    """The proposals listed for ``viewer_id`` (None: the public), as a query's condition: the
+    :data:`PUBLIC` ones and the drafts they propose or co-propose (those of :func:`drafts_of`).
+    A draft withdrawn unopened is listed for nobody, as on the pages."""
+    if viewer_id is None:
+        return PUBLIC
+    return PUBLIC | _drafts_of(viewer_id)
 
 
 def co_proposers_of(session: Session, proposal: Proposal) -> list[int]:
@@ -337,17 +363,20 @@ def co_proposers_of(session: Session, proposal: Proposal) -> list[int]:
 
 def drafts_of(session: Session, pot: Pot, user_id: int) -> list[Proposal]:
     """The pot's drafts that ``user_id`` proposes or co-proposes, oldest first."""
-    co_proposed = select(CoProposer.proposal_id).where(CoProposer.user_id == user_id)
     return list(
         session.scalars(
             select(Proposal)
-            .where(
-                Proposal.pot_id == pot.id,
-                Proposal.status == Status.DRAFT,
-                (Proposal.proposer_id == user_id) | Proposal.id.in_(co_proposed),
-            )
+            .where(Proposal.pot_id == pot.id, _drafts_of(user_id))
             .order_by(Proposal.id)
         )
+    )
+
+
+def _drafts_of(user_id: int) -> ColumnElement[bool]:
+    """The drafts ``user_id`` proposes or co-proposes (as :func:`voting.proposers`)."""
+    co_proposed = select(CoProposer.proposal_id).where(CoProposer.user_id == user_id)
+    return (Proposal.status == Status.DRAFT) & (
+        (Proposal.proposer_id == user_id) | Proposal.id.in_(co_proposed)
     )
 
 
@@ -359,13 +388,17 @@ def list_proposals(
     category: str | None = None,
     proposer_id: int | None = None,
     public_only: bool = False,
+    viewer_id: int | None = None,
     after_id: int = 0,
     limit: int = 50,
 ) -> list[Proposal]:
-    """The pot's proposals by id; ``public_only``: only those anyone may read (:data:`PUBLIC`)."""
+    """The pot's proposals by id. ``public_only``: only those listed for ``viewer_id`` (None:
+    the public), see :func:`visible_to`; without it, all of them (for the operator's tools)."""
     query = select(Proposal).where(Proposal.pot_id == pot.id, Proposal.id > after_id)
     if public_only:
-        query = query.where(PUBLIC)
+        query = query.where(visible_to(viewer_id))
+    elif viewer_id is not None:
+        raise ValueError("viewer_id only narrows a public_only list")
     if status is not None:
         query = query.where(Proposal.status == status)
     if category is not None:
