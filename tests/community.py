@@ -9,6 +9,7 @@ from functools import cache
 
 from ledger import operations
 from ledger.db import Database
+from ledger.governance import proposals
 from ledger.people import accounts
 from ledger.people.models import Membership, User
 from ledger.people.passwords import hash_password
@@ -69,3 +70,40 @@ def person(
 def fund(db: Database, slug: str, amount: int) -> None:
     with db.write() as session:
         operations.record(session, slug, "contribution", amount, memo="Test money", actor="test")
+
+
+BALLOT_KEY = b"k" * 32
+
+
+def approve(db: Database, slug: str, amount: int) -> int:
+    """A proposal of a new member, approved by a new steward (enough under the default rules):
+    funded at once if the pot has the money, else approved and waiting for it."""
+    proposer, steward = person(db, slug, "member"), person(db, slug, "steward")
+    draft = proposals.Draft(title="Bursaries", summary="", amount=amount, payee_name="Members")
+    with db.write() as session:
+        pid = proposals.submit(
+            session, slug, draft, user_id=proposer.id, open_now=True, now=utcnow()
+        ).id
+    with db.write() as session:
+        proposals.vote(
+            session,
+            pid,
+            user_id=steward.id,
+            choice="approve",
+            reason=None,
+            ballot_key=BALLOT_KEY,
+            now=utcnow(),
+        )
+    return pid
+
+
+def status_of(db: Database, pid: int) -> str:
+    with db.read() as session:
+        return str(proposals.get(session, pid).status)
+
+
+def approved_waiting(db: Database, slug: str, amount: int) -> int:
+    """A proposal approved while the pot had too little money for it."""
+    pid = approve(db, slug, amount)
+    assert status_of(db, pid) == "approved"
+    return pid

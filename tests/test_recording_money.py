@@ -5,43 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from community import person
+from community import approved_waiting, status_of
 from helpers import invoke_cli
 from ledger import pots as ledger_pots
 from ledger.db import Database
 from ledger.governance import proposals
 from ledger.governance.models import Status
 from ledger.governance.treasury import record_money
-from ledger.timestamps import utcnow
-
-KEY = b"k" * 32
-
-
-def approved_waiting(db: Database, slug: str, amount: int) -> int:
-    """A proposal the pot's one steward approved while the pot had no money for it."""
-    proposer, steward = person(db, slug, "member"), person(db, slug, "steward")
-    draft = proposals.Draft(title="Bursaries", summary="", amount=amount, payee_name="Members")
-    with db.write() as session:
-        pid = proposals.submit(
-            session, slug, draft, user_id=proposer.id, open_now=True, now=utcnow()
-        ).id
-    with db.write() as session:
-        proposals.vote(
-            session,
-            pid,
-            user_id=steward.id,
-            choice="approve",
-            reason=None,
-            ballot_key=KEY,
-            now=utcnow(),
-        )
-    assert status_of(db, pid) == Status.APPROVED
-    return pid
-
-
-def status_of(db: Database, pid: int) -> str:
-    with db.read() as session:
-        return str(proposals.get(session, pid).status)
 
 
 def test_money_arriving_funds_the_proposals_waiting_for_it(db: Database, pot_slug: str) -> None:
