@@ -8,8 +8,9 @@ transactions, the settlement of a round.
 Why a path of its own: one by one, each entry costs a flush of ORM objects and a query per Merkle
 node. Here the whole batch is checked against one read of the balances (and of earlier uses of its
 idempotency keys and external references), the chain and the Merkle tree are extended in memory,
-and the rows go out as plain Core inserts: the entries (their ids come back), their postings,
-their tree nodes. Results are light records, not ORM entries, so nothing is loaded back.
+and the rows go out as one insert per table (``ledger.bulk``): the entries (their ids come back),
+their postings, their tree nodes. Results are light records, not ORM entries, so nothing is loaded
+back.
 """
 
 from __future__ import annotations

@@ -732,9 +732,7 @@ def test_storage_reads_are_logarithmic() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    start=st.integers(min_value=0, max_value=300), added=st.integers(min_value=0, max_value=70)
-)
+@given(start=st.integers(min_value=0, max_value=300), added=st.integers(min_value=0, max_value=70))
 def test_a_frontier_of_stored_nodes_completes_the_same_nodes(start: int, added: int) -> None:
     """What a batch append does (a frontier read from stored nodes, then ``extend``) stores the
     nodes appending leaf by leaf would, and ends at the same root."""
