@@ -157,6 +157,9 @@ def test_a_round_from_start_to_funded(
     first = client.get(f"/api/v1/proposals/{proposal_ids[0]}").json
     assert first["status"] == "funded"
     assert first["funding"]["committed"] == {"amount": 6_000, "currency": "GBP"}
+    # Decided by the round, never opened for a vote of their own: public all the same.
+    public = client.get(f"/api/v1/pots/{pot_slug}/proposals").json["items"]
+    assert set(proposal_ids) <= {p["id"] for p in public}
     assert client.get(f"/api/v1/rounds/{round_id}").json["phase"] == "funded"
     pot = client.get(f"/api/v1/pots/{pot_slug}").json
     assert pot["totals"]["available"]["amount"] == 40_000

@@ -320,7 +320,7 @@ def withdraw(slug: str, proposal_id: int) -> Response | tuple[str, int]:
         with database().write() as session:
             find(session, slug, proposal_id, viewer_id=user.id)
             withdrawn = proposals.withdraw(session, proposal_id, user_id=user.id, now=utcnow())
-            was_draft = withdrawn.opened_at is None
+            was_draft = not proposals.is_public(withdrawn)
     except LedgerError as exc:
         return _show_refusal(slug, proposal_id, exc)
     flash("Your draft is withdrawn." if was_draft else "Your proposal is withdrawn.")

@@ -44,9 +44,15 @@ from ledger.people.membership import role_in
 # Open Collective account slugs: lowercase letters, digits and hyphens.
 _OC_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,254}$")
 MAX_CO_PROPOSERS = 20
-#: The proposals anyone may read: those opened for votes. Before that (a draft, or a draft
-#: withdrawn unopened) a proposal is seen only by its proposer and co-proposers.
-PUBLIC = Proposal.opened_at.is_not(None)
+#: The proposals anyone may read: those opened for votes, and those a round's result decided
+#: (they never open: the round's vote was theirs). Before that (a draft, or a draft withdrawn
+#: unopened) a proposal is seen only by its proposer and co-proposers.
+PUBLIC = Proposal.opened_at.is_not(None) | Proposal.decided_at.is_not(None)
+
+
+def is_public(proposal: Proposal) -> bool:
+    """:data:`PUBLIC`, for one proposal in hand."""
+    return proposal.opened_at is not None or proposal.decided_at is not None
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ def withdraw(session: Session, proposal_id: int, *, user_id: int, now: datetime)
         session, pot, proposal, actor=f"user:{user_id}", why="withdrawn", now=now
     )
     proposal.status = Status.WITHDRAWN
-    if proposal.opened_at is not None:  # a draft never in the public log stays out of it
+    if is_public(proposal):  # a draft never in the public log stays out of it
         audit.record(
             session,
             pot,
@@ -337,7 +343,7 @@ def get_for(session: Session, proposal_id: object, *, viewer_id: int | None) -> 
 def may_see(session: Session, proposal: Proposal, viewer_id: int | None) -> bool:
     """Whether ``viewer_id`` (None: the public) may read ``proposal`` (see :data:`PUBLIC`).
     Being a site admin changes nothing: a draft is not yet the community's business."""
-    if proposal.opened_at is not None:
+    if is_public(proposal):
         return True
     return viewer_id is not None and viewer_id in voting.proposers(session, proposal)
 
