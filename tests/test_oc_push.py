@@ -522,7 +522,9 @@ def test_an_expense_open_collective_will_not_pay_releases_the_commitment(
     )
     with db.read() as session:
         pot = ledger_pots.get_pot(session, linked)
-        kinds = list(session.scalars(select(Entry.kind).where(Entry.pot_id == pot.id)))
+        kinds = list(
+            session.scalars(select(Entry.kind).where(Entry.pot_id == pot.id).order_by(Entry.seq))
+        )
     assert kinds[-1] == "release"
 
     again = follow_expenses(db, linked, oc_client)
