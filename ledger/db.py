@@ -8,7 +8,7 @@ writer waits (busy timeout) instead of failing half-way. Reads start a plain def
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -107,6 +107,18 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
 def _foreign_key_violations(connection: Connection) -> set[tuple[Any, ...]]:
     """SQLite's foreign key violations: (table, rowid, parent table, constraint index)."""
     return {tuple(row) for row in connection.exec_driver_sql("PRAGMA foreign_key_check")}
+
+
+def refresh_statistics(engine: Engine, tables: Sequence[str]) -> None:
+    """Let PostgreSQL's planner see ``tables`` as they are now (ANALYZE), in a transaction of
+    its own. Autovacuum does this too, but only a while after a table has grown: a first sync
+    filling a pot with thousands of entries a second would meanwhile be planned as if the pot
+    were nearly empty (a scan of all its entries for each page's look-up of references, instead
+    of the unique index). SQLite keeps no such statistics unless asked; nothing to do there."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
 
 
 class Database:

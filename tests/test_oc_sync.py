@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
-from integrations.opencollective import OpenCollectiveClient, accounting
+from integrations.opencollective import OpenCollectiveClient, accounting, sync
 from integrations.opencollective.models import parse_transaction
 from integrations.opencollective.store import OCExpenseLink, OCLink, link_pot, now_text
 from integrations.opencollective.sync import SyncFailed, SyncResult, sync_pot
 from ledger import operations
 from ledger import pots as ledger_pots
-from ledger.db import Database
+from ledger.db import Database, refresh_statistics
 from ledger.errors import InsufficientFunds
 from ledger.journal import KINDS
 from ledger.models import Entry
@@ -247,6 +247,30 @@ def test_sync_over_several_pages_gives_exact_balances(
     assert (again.appended, again.next_offset) == (0, 240)
     assert len(oc_fake.requests) - before == 1
     assert summary_of(db, linked) == summary
+
+
+def test_a_long_sync_refreshes_the_planners_statistics(
+    db: Database,
+    linked: str,
+    collective: str,
+    oc_fake: FakeOpenCollective,
+    oc_client: OpenCollectiveClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every ANALYZE_EVERY entries a sync has PostgreSQL re-read its statistics, so that a pot
+    filling fast is not planned as if empty (a no-op on SQLite)."""
+    oc_fake.generate_transactions(collective, 60, seed=CLEAN_SEED)
+    refreshed: list[tuple[str, ...]] = []
+
+    def refresh(engine: Engine, tables: tuple[str, ...]) -> None:
+        refresh_statistics(engine, tables)  # the real one runs, on both databases
+        refreshed.append(tables)
+
+    monkeypatch.setattr(sync, "ANALYZE_EVERY", 25)
+    monkeypatch.setattr(sync, "refresh_statistics", refresh)
+    result = sync_pot(db, linked, oc_client, page_size=10)
+    assert result.appended == 60
+    assert len(refreshed) == 2 and "ledger_entries" in refreshed[0]  # after 30 and after 60
 
 
 def test_a_later_sync_takes_only_the_new_transactions(

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.batch import append_many_locked
-from ledger.db import Database
+from ledger.db import Database, refresh_statistics
 from ledger.errors import InvalidInput, LedgerError
 from ledger.governance import funding
 from ledger.journal import EntryRequest, lock_pot
@@ -52,6 +52,11 @@ from .store import (
 )
 
 log = logging.getLogger(__name__)
+
+# A sync that appends this many entries has PostgreSQL re-read the statistics of the tables it
+# grows (see ledger.db.refresh_statistics): a pot's first sync can add tens of thousands.
+ANALYZE_EVERY = 5_000
+GROWING_TABLES = ("ledger_entries", "ledger_postings", "ledger_merkle_nodes")
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -191,6 +196,7 @@ def sync_pot(
         _, link = link_for_slug(session, slug)
         collective, cursor = link.collective_slug, link.next_offset
     result = SyncResult(slug, collective, start_offset=cursor, next_offset=cursor)
+    analysed_at = 0  # entries appended by this sync when the statistics were last refreshed
     try:
         while not should_stop():
             page = list(
@@ -205,6 +211,9 @@ def sync_pot(
             batch = page if last_page else _complete_runs(page)
             stored, cursor = _store_page(db, slug, batch)
             result.add(len(batch), stored, cursor)
+            if result.appended - analysed_at >= ANALYZE_EVERY:
+                refresh_statistics(db.engine, GROWING_TABLES)
+                analysed_at = result.appended
             if on_page is not None:
                 on_page(result)
             if last_page:
