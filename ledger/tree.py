@@ -42,12 +42,16 @@ def node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
     """Read one node at a time (leaf hashes included), raising LookupError when it is missing."""
 
     def get_node(level: int, index: int) -> bytes:
-        value = read_nodes(session, pot_id, [(level, index)]).get((level, index))
-        if value is None:
-            raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
-        return value
+        return _stored(read_nodes(session, pot_id, [(level, index)]), pot_id, level, index)
 
     return get_node
+
+
+def _stored(known: dict[tuple[int, int], bytes], pot_id: int, level: int, index: int) -> bytes:
+    value = known.get((level, index))
+    if value is None:
+        raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
+    return value
 
 
 def add_leaf(session: Session, pot_id: int, seq: int, leaf: bytes) -> None:
@@ -65,14 +69,8 @@ def add_leaves(session: Session, pot_id: int, first_seq: int, leaves: Sequence[b
     """
     size = first_seq - 1
     known = read_nodes(session, pot_id, merkle.frontier_nodes(size))
-
-    def get_node(level: int, index: int) -> bytes:
-        value = known.get((level, index))
-        if value is None:
-            raise LookupError(f"Merkle node ({level}, {index}) of pot {pot_id} is missing")
-        return value
-
-    completed = merkle.Frontier.of_size(size, get_node).extend(leaves)
+    frontier = merkle.Frontier.of_size(size, lambda level, i: _stored(known, pot_id, level, i))
+    completed = frontier.extend(leaves)
     # The leaves themselves live on their entries.
     rows = [(pot_id, level, index, value) for level, index, value in completed]
     insert_rows(session.connection(), _NODES, _NODE_COLUMNS, rows)
