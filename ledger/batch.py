@@ -30,9 +30,9 @@ from ledger.chain import canonical_json_text, entry_hash, format_timestamp
 from ledger.errors import InvalidInput
 from ledger.journal import (
     EntryRequest,
+    EntryWriter,
     PostingSpec,
     conflict,
-    fingerprint_and_bytes,
     lock_pot,
     new_amounts,
     validate,
@@ -177,8 +177,10 @@ class _Plan:
     def __init__(self, pot: Pot, now: datetime | None) -> None:
         self.pot = pot
         # Read once: the ORM's attribute access would cost more than the rest of a plan step.
-        self.pot_id, self.slug, self.currency = pot.id, pot.slug, pot.currency
-        self.recorded_at = format_timestamp(now or datetime.now(UTC))
+        self.pot_id, self.currency = pot.id, pot.currency
+        recorded_at = format_timestamp(now or datetime.now(UTC))
+        self.recorded_at = recorded_at
+        self.writer = EntryWriter(pot=pot.slug, currency=pot.currency, recorded_at=recorded_at)
         self.seq = pot.head_seq
         self.prev_hash = pot.head_hash
         self.new: list[_Planned] = []
@@ -229,14 +231,8 @@ class _Plan:
 
     def add(self, request: EntryRequest) -> None:
         data_json = canonical_json_text(request.data)
-        content, canonical = fingerprint_and_bytes(
-            request,
-            data_json,
-            pot=self.slug,
-            currency=self.currency,
-            seq=self.seq + 1,
-            recorded_at=self.recorded_at,
-            prev_hash=self.prev_hash,
+        content, canonical = self.writer.write(
+            request, data_json, seq=self.seq + 1, prev_hash=self.prev_hash
         )
         earlier = self._earlier(request, content)
         if earlier is not None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +27,6 @@ from ledger.chain import (
     document_from_json,
     entry_hash,
     format_timestamp,
-    plain_json,
     posting_json,
 )
 from ledger.entries import get_entry
@@ -106,14 +105,9 @@ def append_locked(
     validate(request)
     data_json = canonical_json_text(request.data)
     recorded_at = format_timestamp(now or datetime.now(UTC))
-    content, canonical = fingerprint_and_bytes(
-        request,
-        data_json,
-        pot=pot.slug,
-        currency=pot.currency,
-        seq=pot.head_seq + 1,
-        recorded_at=recorded_at,
-        prev_hash=pot.head_hash,
+    writer = EntryWriter(pot=pot.slug, currency=pot.currency, recorded_at=recorded_at)
+    content, canonical = writer.write(
+        request, data_json, seq=pot.head_seq + 1, prev_hash=pot.head_hash
     )
     earlier = _find_earlier(session, pot, request, content)
     if earlier is not None:
@@ -245,6 +239,7 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
 
 
 _FINGERPRINT = '{{"data":{},"external_ref":{},"kind":{},"memo":{},"postings":[{}],"reverses":{}}}'
+_SAFE_INT = 2**53  # integers whose canonical JSON is their decimal digits (RFC 8785 numbers)
 
 
 def fingerprint(request: EntryRequest, data_json: str) -> str:
@@ -253,9 +248,128 @@ def fingerprint(request: EntryRequest, data_json: str) -> str:
     The canonical JSON of the content is written directly (keys in RFC 8785 order) when every
     value is one the template writes exactly, else by the reference encoder.
     """
-    texts = _RequestTexts.of(request, data_json)
-    if texts is not None:
-        return texts.fingerprint()
+    texts = _request_json(request)
+    if texts is None:
+        return _reference_fingerprint(request)
+    kind, memo, _actor, external_ref, reverses, postings = texts
+    return _fingerprint_of(data_json, kind, memo, external_ref, reverses, postings)
+
+
+class EntryWriter:
+    """The fingerprint and the canonical bytes (see :func:`ledger.chain.document_bytes`) of
+    the entries appended to one pot at one time: every append computes both for each entry,
+    from one JSON text of each field, and the texts shared by a batch (pot, currency, time) are
+    written once."""
+
+    __slots__ = ("_currency", "_pot", "_time", "currency", "pot", "recorded_at")
+
+    def __init__(self, *, pot: str, currency: str, recorded_at: str) -> None:
+        self.pot, self.currency, self.recorded_at = pot, currency, recorded_at
+        self._pot = encode_basestring(pot)
+        self._currency = encode_basestring(currency)
+        self._time = encode_basestring(recorded_at)
+
+    def write(
+        self, request: EntryRequest, data_json: str, *, seq: int, prev_hash: str
+    ) -> tuple[str, bytes]:
+        """``(fingerprint(request, data_json), canonical bytes)`` of the entry ``request``
+        makes as entry ``seq``, whose predecessor's hash is ``prev_hash``."""
+        texts = _request_json(request)
+        if texts is None or not 0 < seq < _SAFE_INT:  # only the reference encoder is exact
+            return _reference_fingerprint(request), self._reference_bytes(
+                request, data_json, seq, prev_hash
+            )
+        kind, memo, actor, external_ref, reverses, postings = texts
+        currency = self._currency
+        canonical = document_from_json(
+            actor=actor,
+            data=data_json,
+            external_ref=external_ref,
+            kind=kind,
+            memo=memo,
+            postings=[posting_json(account, amount, currency) for account, amount in postings],
+            pot=self._pot,
+            prev_hash=encode_basestring(prev_hash),
+            reverses=reverses,
+            seq=str(seq),
+            time=self._time,
+        )
+        content = _fingerprint_of(data_json, kind, memo, external_ref, reverses, postings)
+        return content, canonical
+
+    def _reference_bytes(
+        self, request: EntryRequest, data_json: str, seq: int, prev_hash: str
+    ) -> bytes:
+        return document_bytes(
+            pot=self.pot,
+            seq=seq,
+            recorded_at=self.recorded_at,
+            kind=request.kind,
+            memo=request.memo,
+            actor=request.actor,
+            external_ref=request.external_ref,
+            reverses=request.reverses_seq,
+            data=request.data,
+            data_text=data_json,
+            postings=[(p.account, p.amount, self.currency) for p in request.postings],
+            prev_hash=prev_hash,
+        )
+
+
+# The JSON texts of a request's kind, memo, actor, external reference and reversed entry, and
+# of each posting's account and amount.
+_RequestJson = tuple[str, str, str, str, str, list[tuple[str, str]]]
+
+
+def _request_json(request: EntryRequest) -> _RequestJson | None:
+    """The canonical JSON of the request's own fields, or None when one is a value that only
+    the reference encoder writes exactly (anything but text, null and integers below 2**53:
+    what :func:`validate` lets through is always written here). The same rules as
+    :func:`ledger.chain.plain_json`, spelled out: this runs for every entry appended."""
+    kind, memo, actor = request.kind, request.memo, request.actor
+    if type(kind) is not str or type(memo) is not str or type(actor) is not str:
+        return None
+    external_ref, reverses = request.external_ref, request.reverses_seq
+    if external_ref is None:
+        ref_json = "null"
+    elif type(external_ref) is str:
+        ref_json = encode_basestring(external_ref)
+    else:
+        return None
+    if reverses is None:
+        reverses_json = "null"
+    elif type(reverses) is int and -_SAFE_INT < reverses < _SAFE_INT:
+        reverses_json = str(reverses)
+    else:
+        return None
+    postings = []
+    for posting in request.postings:
+        account, amount = posting.account, posting.amount
+        if (
+            type(account) is not str
+            or type(amount) is not int
+            or not -_SAFE_INT < amount < _SAFE_INT
+        ):
+            return None
+        postings.append((encode_basestring(account), str(amount)))
+    kind_json, memo_json = encode_basestring(kind), encode_basestring(memo)
+    return kind_json, memo_json, encode_basestring(actor), ref_json, reverses_json, postings
+
+
+def _fingerprint_of(
+    data: str,
+    kind: str,
+    memo: str,
+    external_ref: str,
+    reverses: str,
+    postings: list[tuple[str, str]],
+) -> str:
+    posted = ",".join([f"[{account},{amount}]" for account, amount in postings])
+    text = _FINGERPRINT.format(data, external_ref, kind, memo, posted, reverses)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reference_fingerprint(request: EntryRequest) -> str:
     content = {
         "kind": request.kind,
         "memo": request.memo,
@@ -265,96 +379,6 @@ def fingerprint(request: EntryRequest, data_json: str) -> str:
         "postings": [[p.account, p.amount] for p in request.postings],
     }
     return hashlib.sha256(canonical_json_text(content).encode()).hexdigest()
-
-
-def fingerprint_and_bytes(
-    request: EntryRequest,
-    data_json: str,
-    *,
-    pot: str,
-    currency: str,
-    seq: int,
-    recorded_at: str,
-    prev_hash: str,
-) -> tuple[str, bytes]:
-    """The request's :func:`fingerprint` and the canonical bytes of the entry it makes as entry
-    ``seq`` of pot ``pot`` (see :func:`ledger.chain.document_bytes`), writing the JSON of each
-    field once for both."""
-    texts = _RequestTexts.of(request, data_json)
-    if texts is None:  # a value only the reference encoder writes exactly
-        postings = [(p.account, p.amount, currency) for p in request.postings]
-        canonical = document_bytes(
-            pot=pot,
-            seq=seq,
-            recorded_at=recorded_at,
-            kind=request.kind,
-            memo=request.memo,
-            actor=request.actor,
-            external_ref=request.external_ref,
-            reverses=request.reverses_seq,
-            data=request.data,
-            data_text=data_json,
-            postings=postings,
-            prev_hash=prev_hash,
-        )
-        return fingerprint(request, data_json), canonical
-    currency_json = encode_basestring(currency)
-    canonical = document_from_json(
-        actor=texts.actor,
-        data=data_json,
-        external_ref=texts.external_ref,
-        kind=texts.kind,
-        memo=texts.memo,
-        postings=[
-            posting_json(account, amount, currency_json) for account, amount in texts.postings
-        ],
-        pot=encode_basestring(pot),
-        prev_hash=encode_basestring(prev_hash),
-        reverses=texts.reverses,
-        seq=str(seq),
-        time=encode_basestring(recorded_at),
-    )
-    return texts.fingerprint(), canonical
-
-
-@dataclass(frozen=True, slots=True)
-class _RequestTexts:
-    """The canonical JSON of a request's own fields, for its fingerprint and its entry's bytes."""
-
-    kind: str
-    memo: str
-    actor: str
-    external_ref: str
-    reverses: str
-    data: str
-    postings: list[tuple[str, str]]  # (account, amount)
-
-    @classmethod
-    def of(cls, request: EntryRequest, data_json: str) -> _RequestTexts | None:
-        """None when a value is one :func:`ledger.chain.plain_json` cannot write exactly."""
-        fields = [
-            plain_json(v)
-            for v in (
-                request.kind,
-                request.memo,
-                request.actor,
-                request.external_ref,
-                request.reverses_seq,
-            )
-        ]
-        postings = [(plain_json(p.account), plain_json(p.amount)) for p in request.postings]
-        if None in fields or any(None in pair for pair in postings):
-            return None
-        kind, memo, actor, ref, reverses = cast("list[str]", fields)
-        pairs = cast("list[tuple[str, str]]", postings)
-        return cls(kind, memo, actor, ref, reverses, data_json, pairs)
-
-    def fingerprint(self) -> str:
-        postings = ",".join(f"[{account},{amount}]" for account, amount in self.postings)
-        text = _FINGERPRINT.format(
-            self.data, self.external_ref, self.kind, self.memo, postings, self.reverses
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _find_earlier(session: Session, pot: Pot, request: EntryRequest, content: str) -> Entry | None:
