@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 
@@ -14,10 +16,19 @@ def alembic_config() -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    _run(db, command.upgrade, revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back to ``revision`` (each migration's downgrade keeps the data)."""
+    _run(db, command.downgrade, revision)
+
+
+def _run(db: Database, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     with schema_transaction(db.engine) as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
 
 
 def current_revision(db: Database) -> str | None:

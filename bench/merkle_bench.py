@@ -8,9 +8,10 @@ On each backend (a throwaway database, migrated with ``app.migrate.upgrade``) it
    of work doing what ``GET /proofs/inclusion`` does (find the pot, ``ledger.proofs.inclusion``
    for a random entry against the whole tree), interleaved between the two pots. Appending
    1,000,000 real entries would take hours, so both pots are *synthetic*: their tree nodes are
-   computed in memory (``ledger.merkle.MemoryTree`` over made-up leaves) and bulk-inserted, with
-   placeholder entry rows carrying the leaf hashes (the proof reads the entry's hash and the
-   leaves it needs from them) and the pot's head set to match.
+   computed in memory (``ledger.merkle.MemoryTree`` over made-up leaves) and those a real pot
+   stores (level 4 and up) bulk-inserted, with placeholder entry rows carrying the leaf hashes
+   (the proof reads the entry's hash and the leaves it needs from them) and the pot's head set
+   to match.
    The rows, indexes and queries are exactly those of a real pot of that size.
 2. **Append throughput with Merkle maintenance against without**, through the real code path
    (``operations.record``), one entry per transaction and 100 per transaction. "Without" swaps
@@ -93,7 +94,8 @@ def synthetic_pot(db: Database, slug: str, size: int) -> None:
         memory.append(b"synthetic entry %d" % i)
     nodes = (
         {"pot_id": pot_id, "level": level, "idx": index, "hash": memory.get_node(level, index)}
-        for level in range(1, size.bit_length())  # level 0: the entries' leaf_hash
+        # Level 0 is the entries' leaf_hash; the levels below LOWEST_STORED are computed.
+        for level in range(tree.LOWEST_STORED, size.bit_length())
         for index in range(size >> level)
     )
     placeholders = [
@@ -359,10 +361,12 @@ This run: `{command}`, {minutes:.1f} min.
 
 - **Inclusion-proof latency**: one read unit of work per proof, doing what
   `GET /api/v1/pots/{{slug}}/proofs/inclusion` does (find the pot, then `ledger.proofs.inclusion`
-  for a random entry against the whole tree: one query for the O(log n) nodes, one for the
-  entry's hash), alternating between the two pots after 20 warm-up proofs. The pots are
-  **synthetic**: 1,000,000 real appends would take hours, so their tree nodes are computed in
-  memory (`MemoryTree` over made-up leaves) and bulk-loaded (COPY on PostgreSQL), with
+  for a random entry against the whole tree: one query for the O(log n) stored nodes and the
+  at most 15 leaves the levels below 4 are computed from, one for the entry's hash),
+  alternating between the two pots after 20 warm-up proofs. The pots are **synthetic**:
+  1,000,000 real appends would take hours, so their tree nodes are computed in memory
+  (`MemoryTree` over made-up leaves) and those from level 4 up bulk-loaded (COPY on PostgreSQL),
+  with
   placeholder entry rows and the pot's head set to match. Tables, indexes and queries are those
   of a real pot; one proof of the large pot is verified to make sure.
 - **Append throughput**: `operations.record` through the real code path, in two pots of their
@@ -378,7 +382,7 @@ This run: `{command}`, {minutes:.1f} min.
 
 ### Notes
 
-- Latency barely grows with size: a proof reads its O(log n) nodes in one indexed query, so
+- Latency barely grows with size: a proof reads its nodes and leaves in one indexed query, so
   fixed per-request work (the unit of work, finding the pot, building the query) dominates.
 - The ratios compare interleaved rounds on the same machine; absolute times depend on its load
   (see the load average above).

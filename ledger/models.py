@@ -132,10 +132,12 @@ class Posting(Base):
 class MerkleNode(Base):
     """A complete perfect subtree of a pot's RFC 9162 Merkle tree over its entries.
 
-    Node (level L, index i) covers entries with seq in [i*2^L + 1, (i+1)*2^L]. Level 0, the leaf
-    hashes, lives on the entries (``Entry.leaf_hash``), except for entries recorded before
-    migration 0009, whose leaves are rows here. Written once when its last leaf arrives, never
-    changed (append-only), so proofs need O(log n) reads and an append O(log n) writes.
+    Node (level L, index i) covers entries with seq in [i*2^L + 1, (i+1)*2^L]. Stored from level
+    4 up (``ledger.tree.LOWEST_STORED``): level 0, the leaf hashes, lives on the entries
+    (``Entry.leaf_hash``), and the levels between are computed from them when read. Earlier
+    revisions stored those too (rows that stay, unread), and the leaves of entries recorded
+    before migration 0009. Written once when its last leaf arrives, never changed (append-only),
+    so proofs need O(log n) reads and an append stores about one row per eight entries.
     """
 
     __tablename__ = "ledger_merkle_nodes"

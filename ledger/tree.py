@@ -2,16 +2,21 @@
 
 The leaf for entry ``seq`` is its canonical bytes (docs/ledger-format.md) at index ``seq - 1``.
 Level 0 (the leaf hashes) is kept on the entries themselves (``ledger_entries.leaf_hash``; entries
-recorded before migration 0009 have theirs as level-0 rows of ``ledger_merkle_nodes``), the perfect
-subtrees above it in ``ledger_merkle_nodes``. An append stores the O(log n) subtrees it completes;
-roots and proofs read O(log n) stored nodes (``ledger.merkle`` does the tree arithmetic).
+recorded before migration 0009 have theirs as level-0 rows of ``ledger_merkle_nodes``). Above it,
+``ledger_merkle_nodes`` holds the perfect subtrees from level :data:`LOWEST_STORED` up; one below
+is computed when read, from its at most ``2**(LOWEST_STORED - 1)`` leaves, read in the same query
+as the stored nodes (the tiles of Trillian and of the Go checksum database rest on the same
+trade: storing the lowest levels would cost a row per entry, recomputing them a few hashes per
+read). An append stores the subtrees it completes from that level up, about one row per eight
+entries; roots and proofs read O(log n) stored nodes and at most 15 leaves per path.
+(``ledger.merkle`` does the tree arithmetic.)
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -36,6 +41,10 @@ _POTS: Table = Base.metadata.tables["pots"]
 _ENTRIES: Table = Base.metadata.tables["ledger_entries"]
 _POSTINGS: Table = Base.metadata.tables["ledger_postings"]
 _NODE_COLUMNS = ("pot_id", "level", "idx", "hash")
+
+# Nodes below this level are computed from their leaves when read, never stored (from
+# migration 0010; rows an earlier revision stored there are left alone, and not read).
+LOWEST_STORED = 4
 
 
 def node_getter(session: Session, pot_id: int) -> merkle.NodeGetter:
@@ -62,53 +71,84 @@ def add_leaf(session: Session, pot_id: int, seq: int, leaf: bytes) -> None:
 
 def add_leaves(session: Session, pot_id: int, first_seq: int, leaves: Sequence[bytes]) -> None:
     """Store the nodes that entries ``first_seq``, ``first_seq + 1``, ... (with leaf hashes
-    ``leaves``) complete above level 0, in one statement.
+    ``leaves``) complete from level :data:`LOWEST_STORED` up, in one statement.
 
     Appending needs, besides the new leaves, only the perfect subtrees that make up the tree
-    before them (one per set bit of its size), read in one query.
+    before them (:func:`_frontier`).
     """
-    size = first_seq - 1
-    known = read_nodes(session, pot_id, merkle.frontier_nodes(size))
-    frontier = merkle.Frontier.of_size(size, lambda level, i: _stored(known, pot_id, level, i))
-    completed = frontier.extend(leaves)
-    # The leaves themselves live on their entries.
-    rows = [(pot_id, level, index, value) for level, index, value in completed]
+    frontier = _frontier(session, pot_id, first_seq - 1)
+    rows = [
+        (pot_id, level, index, value)
+        for level, index, value in frontier.extend(leaves)
+        if level >= LOWEST_STORED
+    ]
     insert_rows(session.connection(), _NODES, _NODE_COLUMNS, rows)
 
 
 def read_nodes(
     session: Session, pot_id: int, wanted: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """The stored nodes (level, index) -> hash among ``wanted``, leaf hashes included (absent
-    ones are left out), in one query of primary-key lookups per :data:`_LOOKUPS` nodes."""
-    keys = sorted(set(wanted))  # leaves (level 0) first
+    """The nodes (level, index) -> hash among ``wanted`` that the pot's tree has (absent ones are
+    left out): leaf hashes and nodes below :data:`LOWEST_STORED` computed from the leaves under
+    them, the others stored. One query of range and primary-key lookups per :data:`_LOOKUPS`."""
+    keys = set(wanted)
+    stored = sorted(key for key in keys if key[0] >= LOWEST_STORED)
+    computed = [key for key in keys if key[0] < LOWEST_STORED]
+    indexes = sorted({i for level, index in computed for i in _leaves_under(level, index)})
+    leaves: dict[int, bytes] = {}
     found: dict[tuple[int, int], bytes] = {}
     # Through the connection: plain rows, without the ORM's execution (or its autoflush: every
     # node and leaf read was stored by an append that has flushed).
     connection = session.connection()
-    for start in range(0, len(keys), _LOOKUPS):
-        chunk = keys[start : start + _LOOKUPS]
-        leaves = [index for level, index in chunk if level == 0]
-        nodes = chunk[len(leaves) :]
+    lookups: list[tuple[int, int] | range] = [*_runs(indexes), *stored]
+    for start in range(0, len(lookups), _LOOKUPS):
+        chunk = lookups[start : start + _LOOKUPS]
+        runs = [lookup for lookup in chunk if isinstance(lookup, range)]
+        nodes = [lookup for lookup in chunk if not isinstance(lookup, range)]
         params: dict[str, int] = {"pot": pot_id}
-        for k, index in enumerate(leaves):
-            params[f"entry_{k}"] = index + 1
+        for k, run in enumerate(runs):
+            params[f"first_{k}"] = run.start + 1  # entry seq = leaf index + 1
+            params[f"last_{k}"] = run.stop
         for k, (level, index) in enumerate(nodes):
             params[f"level_{k}"] = level
             params[f"idx_{k}"] = index
-        rows = connection.execute(_lookups(len(leaves), len(nodes)), params)
-        found.update(
-            ((level, idx), bytes(value)) for level, idx, value in rows if value is not None
-        )
+        for level, index, value in connection.execute(_lookups(len(runs), len(nodes)), params):
+            if value is None:
+                continue
+            if level == 0:
+                leaves[index] = bytes(value)
+            else:
+                found[(level, index)] = bytes(value)
+    for level, index in computed:
+        under = [leaves.get(i) for i in _leaves_under(level, index)]
+        if None not in under:
+            found[(level, index)] = merkle.root_from_leaves(cast("list[bytes]", under))
     return found
 
 
-_LOOKUPS = 200  # nodes per query: below SQLite's limit of 500 terms in a compound SELECT
+def _leaves_under(level: int, index: int) -> range:
+    """The leaf indexes under node (level, index)."""
+    return range(index << level, (index + 1) << level)
+
+
+def _runs(indexes: Sequence[int]) -> list[range]:
+    """Sorted, distinct ``indexes`` as runs of consecutive ones."""
+    runs: list[range] = []
+    for index in indexes:
+        if runs and runs[-1].stop == index:
+            runs[-1] = range(runs[-1].start, index + 1)
+        else:
+            runs.append(range(index, index + 1))
+    return runs
+
+
+_LOOKUPS = 200  # lookups per query: below SQLite's limit of 500 terms in a compound SELECT
 
 
 @functools.lru_cache(maxsize=256)
-def _lookups(leaves: int, nodes: int) -> Executable:
-    """Point lookups of ``leaves`` leaf hashes and ``nodes`` higher nodes, as one UNION ALL.
+def _lookups(runs: int, nodes: int) -> Executable:
+    """``runs`` range lookups of leaf hashes and ``nodes`` point lookups of stored nodes, as one
+    UNION ALL.
 
     Each is a search of a unique index, on both databases, whatever their statistics (an OR or a
     row-value IN over a pot's nodes can make SQLite scan the pot's whole tree). A leaf is its
@@ -131,8 +171,11 @@ def _lookups(leaves: int, nodes: int) -> Executable:
         ),
     )
     lookups: list[Select[Any, Any, Any]] = [
-        leaf.where(Entry.pot_id == bindparam("pot"), Entry.seq == bindparam(f"entry_{k}"))
-        for k in range(leaves)
+        leaf.where(
+            Entry.pot_id == bindparam("pot"),
+            Entry.seq.between(bindparam(f"first_{k}"), bindparam(f"last_{k}")),
+        )
+        for k in range(runs)
     ]
     lookups += [_node_lookup(bindparam(f"level_{k}"), bindparam(f"idx_{k}")) for k in range(nodes)]
     return lookups[0] if len(lookups) == 1 else union_all(*lookups)
@@ -145,7 +188,15 @@ def _node_lookup(level: Any, index: Any) -> Select[int, int, bytes]:
 
 
 def root(session: Session, pot_id: int, tree_size: int) -> bytes:
-    return merkle.root(tree_size, node_getter(session, pot_id))
+    """The root of the tree of the pot's first ``tree_size`` entries."""
+    return _frontier(session, pot_id, tree_size).root()
+
+
+def _frontier(session: Session, pot_id: int, size: int) -> merkle.Frontier:
+    """The pot's tree of ``size`` leaves as its perfect subtrees (one per set bit of the size),
+    read in one query; a missing one raises LookupError."""
+    known = read_nodes(session, pot_id, merkle.frontier_nodes(size))
+    return merkle.Frontier.of_size(size, lambda level, i: _stored(known, pot_id, level, i))
 
 
 def backfill_all(connection: Connection) -> None:

@@ -74,3 +74,41 @@ def allow_leaf_nodes() -> None:
         op.execute("DROP FUNCTION IF EXISTS commonpot_no_leaf_nodes()")
     else:
         op.execute(f"DROP TRIGGER IF EXISTS {_NO_LEAVES}")
+
+
+_COMPUTED_LEVELS = "ledger_merkle_nodes_computed_levels"
+
+
+def refuse_computed_nodes(lowest_stored: int) -> None:
+    """Refuse INSERT of rows below level ``lowest_stored`` into ledger_merkle_nodes (from
+    revision 0010, those nodes are computed from the leaves when read: a new row there could
+    only be a forgery). Replaces the trigger of :func:`refuse_leaf_nodes`, level 0 included."""
+    message = (
+        f"ledger_merkle_nodes keeps levels {lowest_stored} and up: the leaves live on their "
+        "entries, the levels between are computed from them"
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE OR REPLACE FUNCTION commonpot_refuse_row() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation'; "
+            "END $$;"
+        )
+        op.execute(
+            f"CREATE TRIGGER {_COMPUTED_LEVELS} BEFORE INSERT ON ledger_merkle_nodes FOR EACH "
+            f"ROW WHEN (NEW.level < {lowest_stored}) "
+            f"EXECUTE FUNCTION commonpot_refuse_row('{message}')"
+        )
+    else:
+        op.execute(
+            f"CREATE TRIGGER {_COMPUTED_LEVELS} BEFORE INSERT ON ledger_merkle_nodes "
+            f"WHEN NEW.level < {lowest_stored} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+
+
+def allow_computed_nodes() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS {_COMPUTED_LEVELS} ON ledger_merkle_nodes")
+        op.execute("DROP FUNCTION IF EXISTS commonpot_refuse_row()")
+    else:
+        op.execute(f"DROP TRIGGER IF EXISTS {_COMPUTED_LEVELS}")

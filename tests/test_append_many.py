@@ -320,12 +320,12 @@ def test_an_empty_batch_writes_nothing(db: Database) -> None:
 def test_a_database_error_while_writing_rolls_everything_back(fresh_db: Database, how: str) -> None:
     """A tree node that should not exist yet (only a damaged database has one) fails the write
     half-way; a caller that catches the error and carries on must not commit half an entry."""
-    slug = new_pot(fresh_db, prefill=1)
-    with fresh_db.engine.begin() as conn:  # node (1, 0) is what entry #2 completes
+    slug = new_pot(fresh_db, prefill=15)
+    with fresh_db.engine.begin() as conn:  # node (4, 0) is what entry #16 completes
         conn.execute(
             text(
                 "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) "
-                "SELECT id, 1, 0, :h FROM pots WHERE slug = :slug"
+                "SELECT id, 4, 0, :h FROM pots WHERE slug = :slug"
             ),
             {"h": b"\x03" * 32, "slug": slug},
         )
@@ -341,7 +341,7 @@ def test_a_database_error_while_writing_rolls_everything_back(fresh_db: Database
             failed.append(exc)  # a careless caller...
         session.commit()  # ...tries to keep what it has: the transaction is gone
     assert failed
-    assert entry_count(fresh_db, slug) == 1
+    assert entry_count(fresh_db, slug) == 15
 
 
 def test_balances_read_before_the_lock_are_read_again(db: Database) -> None:

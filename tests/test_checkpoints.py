@@ -287,26 +287,18 @@ def test_refuses_to_sign_a_rewritten_tree(
     signed: tuple[Flask, Database], caplog: pytest.LogCaptureFixture
 ) -> None:
     application, db = signed
-    unprotect(db, "ledger_entries", "ledger_merkle_nodes")
+    unprotect(db, "ledger_entries")
     forged = merkle.MemoryTree()
     for i in range(4):
         forged.append(b"forged" if i == 1 else b"leaf %d" % i)
-    for index in range(4):  # the leaves live on their entries
+    # The leaves live on their entries; the nodes of a tree this small are computed from them.
+    for index in range(4):
         execute(
             db,
             "UPDATE ledger_entries SET leaf_hash = :h WHERE seq = :seq",
             h=forged.get_node(0, index),
             seq=index + 1,
         )
-    for level, count in ((1, 2), (2, 1)):
-        for index in range(count):
-            execute(
-                db,
-                "UPDATE ledger_merkle_nodes SET hash = :h WHERE level = :l AND idx = :i",
-                h=forged.get_node(level, index),
-                l=level,
-                i=index,
-            )
     fill(db, "t", 1)
     assert_refused(application, "not an append-only extension")
     assert "checkpoint refused" in caplog.text
@@ -315,21 +307,14 @@ def test_refuses_to_sign_a_rewritten_tree(
 
 def test_refuses_to_sign_after_entries_were_removed(signed: tuple[Flask, Database]) -> None:
     application, db = signed
-    unprotect(db, "ledger_entries", "ledger_postings", "ledger_merkle_nodes")
+    unprotect(db, "ledger_entries", "ledger_postings")
     execute(db, "DELETE FROM ledger_postings WHERE entry_id = (SELECT id FROM ledger_entries "
             "WHERE seq = 4)")  # fmt: skip
     execute(db, "DELETE FROM ledger_entries WHERE seq = 4")
-    execute(db, "DELETE FROM ledger_merkle_nodes WHERE level > 0")
     with db.engine.begin() as conn:
         head = conn.execute(text("SELECT hash FROM ledger_entries WHERE seq = 3")).scalar_one()
         conn.execute(text("UPDATE pots SET head_seq = 3, head_hash = :h"), {"h": head})
-    # Rebuild the level-1 node the deletion removed, so the tree of 3 is complete again.
-    execute(
-        db,
-        "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) "
-        "SELECT id, 1, 0, :h FROM pots WHERE slug = 't'",
-        h=merkle.node_hash(*_leaf_nodes(db, 2)),
-    )
+    # The tree of 3 is complete again: its nodes are computed from the leaves that remain.
     assert_refused(application, "entries have been removed")
 
 
@@ -339,12 +324,3 @@ def test_refuses_to_trust_an_edited_checkpoint_row(signed: tuple[Flask, Database
     execute(db, "UPDATE ledger_checkpoints SET root_hash = :h", h=bytes(32))
     fill(db, "t", 1)
     assert_refused(application, "does not match its columns")
-
-
-def _leaf_nodes(db: Database, count: int) -> list[bytes]:
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT leaf_hash FROM ledger_entries ORDER BY seq LIMIT :n"),
-            {"n": count},
-        )
-        return [bytes(row[0]) for row in rows]

@@ -202,3 +202,71 @@ def test_an_old_foreign_key_violation_does_not_block_upgrades(
             )
     finally:
         db.dispose()
+
+
+def _nodes(db: Database, pot_id: int) -> dict[tuple[int, int], bytes]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT level, idx, hash FROM ledger_merkle_nodes WHERE pot_id = :p"),
+            {"p": pot_id},
+        )
+        return {(level, idx): bytes(value) for level, idx, value in rows}
+
+
+def test_low_levels_are_computed_from_0010_and_stored_again_on_downgrade(
+    backend: str, databases: DatabaseFactory
+) -> None:
+    """From 0010 appends store no node below level 4; the rows an older pot holds there stay,
+    unread. Downgrading stores the nodes 0009 expects, and 0008 finds its tree whole."""
+    db = Database(databases.url(backend))
+    try:
+        migrate.upgrade(db, "0008")
+        leaves = write_pot(db, "old", [Movement("contribution", 1_000 + i) for i in range(11)])
+        migrate.upgrade(db)
+        with db.write() as session:
+            for i in range(30):
+                operations.record(session, "old", "fee", 1 + i, memo=f"fee {i}", actor="t")
+        with db.read() as session:
+            pot = ledger_pots.get_pot(session, "old")
+            pot_id = pot.id
+            assert verify_pot(session, pot).ok
+            entries = session.scalars(
+                select(Entry).where(Entry.pot_id == pot.id).order_by(Entry.seq)
+            ).all()
+            leaves += [bytes(e.leaf_hash or b"") for e in entries[11:]]
+            for size in range(1, 42):
+                assert tree.root(session, pot_id, size) == merkle.root_from_leaves(leaves[:size])
+        memory = merkle.MemoryTree()
+        for leaf in leaves:
+            memory.append_leaf_hash(leaf)
+        every = {
+            (level, index): memory.get_node(level, index)
+            for level in range(memory.size.bit_length())
+            for index in range(memory.size >> level)
+        }
+        old = {key: value for key, value in every.items() if key[1] < 11 >> key[0]}
+        # The old pot's rows (all levels of its 11 leaves), and from 0010 levels 4 and up.
+        assert _nodes(db, pot_id) == old | {k: v for k, v in every.items() if k[0] >= 4}
+
+        migrate.downgrade(db, "0009")
+        assert _nodes(db, pot_id) == old | {k: v for k, v in every.items() if k[0] >= 1}
+        with pytest.raises(DBAPIError, match="leaves live on their entries"):
+            execute(
+                db,
+                "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) VALUES (:p, 0, 99, :h)",
+                p=pot_id,
+                h=bytes(32),
+            )
+        execute(  # 0009 allowed rows above level 0
+            db,
+            "INSERT INTO ledger_merkle_nodes (pot_id, level, idx, hash) VALUES (:p, 1, 99, :h)",
+            p=pot_id,
+            h=bytes(32),
+        )
+        migrate.downgrade(db, "0008")
+        assert _nodes(db, pot_id) == every | {(1, 99): bytes(32)}
+        migrate.upgrade(db)
+        with db.read() as session:
+            assert verify_pot(session, ledger_pots.get_pot(session, "old")).ok
+    finally:
+        db.dispose()

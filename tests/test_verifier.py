@@ -379,7 +379,8 @@ def forge_history(db: Database, slug: str) -> None:
             entry.leaf_hash = merkle.leaf_hash(canonical)
             forged_tree.append(canonical)
             session.flush()
-        for level in range(1, forged_tree.size.bit_length()):  # leaves live on the entries
+        # The leaves live on the entries, the nodes below level 4 are computed from them.
+        for level in range(tree.LOWEST_STORED, forged_tree.size.bit_length()):
             for index in range(forged_tree.size >> level):
                 node = forged_tree.get_node(level, index)
                 session.add(MerkleNode(pot_id=pot.id, level=level, idx=index, hash=node))
