@@ -15,12 +15,13 @@ back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy import BindParameter, Select, Table, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -46,9 +47,6 @@ _BALANCES: Table = Base.metadata.tables["ledger_balances"]
 _BALANCE_KEY = inspect(Balance).identity_key_from_primary_key
 _POTS: Table = Base.metadata.tables["pots"]
 # Statements built once: building one costs more than running it.
-_READ_BALANCES = select(Balance.account, Balance.amount, Balance.non_negative).where(
-    Balance.pot_id == bindparam("pot"), Balance.account.in_(bindparam("names", expanding=True))
-)
 _UPDATE_BALANCE = (
     update(_BALANCES)
     .where(_BALANCES.c.pot_id == bindparam("pot"), _BALANCES.c.account == bindparam("name"))
@@ -60,7 +58,19 @@ _UPDATE_HEAD = (
     .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
 )
 
-_IN_CHUNK = 500
+_IN_CHUNK = 500  # values per IN (SQLite's limit on a statement's variables can be 999)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_balances(count: int) -> Select[str, int, bool]:
+    """The stored balances of ``count`` accounts of a pot: one statement per count, built once
+    (an expanding IN would be rendered again at every execution)."""
+    names: list[BindParameter[str]] = [bindparam(f"name_{k}") for k in range(count)]
+    return select(Balance.account, Balance.amount, Balance.non_negative).where(
+        Balance.pot_id == bindparam("pot"), Balance.account.in_(names)
+    )
+
+
 _KEY = "idempotency key"
 _REF = "external reference"
 
@@ -200,11 +210,14 @@ class _Plan:
         ):
             self._load_earlier(session, label, column, sorted(v for v in values if v is not None))
         names = sorted({p.account for r in requests for p in r.postings})
-        if names:
-            balances = session.connection().execute(
-                _READ_BALANCES, {"pot": self.pot_id, "names": names}
-            )
-            for name, amount, non_negative in balances:
+        connection = session.connection()
+        for start in range(0, len(names), _IN_CHUNK):
+            chunk = names[start : start + _IN_CHUNK]
+            params: dict[str, Any] = {f"name_{k}": name for k, name in enumerate(chunk)}
+            params["pot"] = self.pot_id
+            for name, amount, non_negative in connection.execute(
+                _read_balances(len(chunk)), params
+            ):
                 self.stored.add(name)
                 self.amounts[name] = amount
                 self.non_negative[name] = non_negative

@@ -193,31 +193,32 @@ def reverse(
 
 
 def validate(request: EntryRequest) -> None:
-    if request.reverses_seq is not None and (
-        type(request.reverses_seq) is not int or not 1 <= request.reverses_seq <= MAX_SEQ
-    ):
-        raise InvalidInput(
-            f"reverses must be an entry's sequence number, got {request.reverses_seq!r}"
-        )
+    reverses = request.reverses_seq
+    if reverses is not None and (type(reverses) is not int or not 1 <= reverses <= MAX_SEQ):
+        raise InvalidInput(f"reverses must be an entry's sequence number, got {reverses!r}")
     if request.kind not in KINDS:
         raise InvalidInput(
             f"unknown entry kind {request.kind!r}; expected one of {', '.join(KINDS)}"
         )
     _check_text("memo", request.memo, MAX_MEMO, required=True)
     _check_text("actor", request.actor, MAX_REF, required=True)
-    for name in ("external_ref", "idempotency_key"):
-        value = getattr(request, name)
-        if value is not None:
-            _check_text(name.replace("_", " "), value, MAX_REF, required=True)
-    if len(request.postings) < 2:
+    if request.external_ref is not None:
+        _check_text("external ref", request.external_ref, MAX_REF, required=True)
+    if request.idempotency_key is not None:
+        _check_text("idempotency key", request.idempotency_key, MAX_REF, required=True)
+    postings = request.postings
+    if len(postings) < 2:
         raise InvalidInput("an entry needs at least two postings")
-    for posting in request.postings:
+    total = 0
+    for posting in postings:
         if not accounts.is_known(posting.account):
             raise InvalidInput(f"unknown account {posting.account!r}")
-        if isinstance(posting.amount, bool) or not isinstance(posting.amount, int):
-            raise InvalidInput(f"posting amounts must be integers, got {posting.amount!r}")
-        validate_minor_amount(abs(posting.amount))
-    if sum(p.amount for p in request.postings) != 0:
+        amount = posting.amount
+        if type(amount) is not int:  # not a bool either, nor any other subclass of int
+            raise InvalidInput(f"posting amounts must be integers, got {amount!r}")
+        validate_minor_amount(abs(amount))
+        total += amount
+    if total != 0:
         raise InvalidInput("the postings of an entry must sum to zero")
 
 

@@ -396,3 +396,33 @@ def test_many_references_fit_any_statement_limit(fresh_db: Database) -> None:
         assert not any(r.created for r in again)
         assert [r.entry.seq for r in again] == list(range(1_200, 0, -1))
     assert entry_count(fresh_db, slug) == 1_200
+
+
+def test_many_accounts_fit_any_statement_limit(fresh_db: Database) -> None:
+    """A round's settlement commits money to many proposals, an account each: reading their
+    balances must fit SQLite builds that allow only 999 variables in a statement."""
+    slug = new_pot(fresh_db, prefill=1)  # 100.00 available
+    allocations = [
+        journal.EntryRequest(
+            kind="allocation",
+            memo=f"proposal {i}",
+            actor="t",
+            postings=[
+                journal.PostingSpec("available", -1),
+                journal.PostingSpec(f"committed:proposal:{i}", 1),
+            ],
+        )
+        for i in range(1_200)
+    ]
+    for attempt in ("first", "again"):
+        with fresh_db.write() as session:
+            if fresh_db.dialect == "sqlite":
+                driver: Any = session.connection().connection.driver_connection
+                driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+            batch.append_many(session, slug, allocations)
+        with fresh_db.read() as session:
+            balances = ledger_pots.summarise(session, ledger_pots.get_pot(session, slug)).balances
+        # The second batch found the first's 1,200 balances and added to each.
+        held = 1 if attempt == "first" else 2
+        assert balances["available"] == 10_000 - 1_200 * held
+        assert all(balances[f"committed:proposal:{i}"] == held for i in range(1_200))
