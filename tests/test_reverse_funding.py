@@ -8,11 +8,13 @@ from pathlib import Path
 
 from community import approve, approved_waiting, status_of
 from helpers import invoke_cli
+from ledger import audit
 from ledger import pots as ledger_pots
 from ledger.db import Database
 from ledger.governance import proposals
 from ledger.governance.models import Status
 from ledger.governance.treasury import record_money, reverse_entry
+from ledger.timestamps import utcnow
 
 
 def record(db: Database, slug: str, kind: str, amount: int) -> int:
@@ -95,3 +97,73 @@ def test_a_decisions_money_is_not_moved_behind_its_proposals_back(
         assert code == 2 and "not by hand" in out, out
     assert status_of(db, pid) == Status.FUNDED
     assert available(db, pot_slug) == 5_000
+
+
+def paid_of(db: Database, pid: int) -> tuple[str, int]:
+    with db.read() as session:
+        proposal = proposals.get(session, pid)
+        return str(proposal.status), proposal.paid_amount
+
+
+def committed_to(db: Database, slug: str, pid: int) -> int:
+    with db.read() as session:
+        balances = ledger_pots.summarise(session, ledger_pots.get_pot(session, slug)).balances
+    return balances.get(f"committed:proposal:{pid}", 0)
+
+
+def test_reversing_a_proposals_payout_takes_the_payment_back(
+    db: Database, pot_slug: str, tmp_path: Path
+) -> None:
+    """A payout out of a proposal's commitment pays the proposal; reversing it puts the money
+    back into the commitment, so the proposal is that much less paid, and can be paid again or
+    closed to give the money back to the pot."""
+    record(db, pot_slug, "contribution", 10_000)
+    pid = approve(db, pot_slug, 6_000)
+    payouts = []
+    for amount in ("20.00", "40.00"):
+        code, out = invoke_cli(
+            db, tmp_path, "ledger", "record", pot_slug, "payout", amount, "--memo", "paid",
+            "--commitment", f"proposal:{pid}",
+        )  # fmt: skip
+        assert code == 0, out
+        with db.read() as session:
+            payouts.append(ledger_pots.get_pot(session, pot_slug).head_seq)
+    assert paid_of(db, pid) == (Status.PAID, 6_000)
+
+    code, out = invoke_cli(
+        db, tmp_path, "ledger", "reverse", pot_slug, str(payouts[1]), "--memo", "Bounced"
+    )
+    assert code == 0, out
+    assert paid_of(db, pid) == (Status.PARTLY_PAID, 2_000)
+    assert committed_to(db, pot_slug, pid) == 4_000
+    with db.write() as session:
+        reverse_entry(session, pot_slug, payouts[0], memo="Bounced too", actor="test")
+    assert paid_of(db, pid) == (Status.FUNDED, 0)
+    assert committed_to(db, pot_slug, pid) == 6_000
+    with db.read() as session:
+        pot = ledger_pots.get_pot(session, pot_slug)
+        events = [e.kind for e in audit.list_events(session, pot, proposal_id=pid)]
+    assert events.count("proposal_payout_reversed") == 2
+
+    with db.write() as session:
+        proposals.close(session, pid, actor="test", now=utcnow())
+    assert committed_to(db, pot_slug, pid) == 0
+    assert available(db, pot_slug) == 10_000  # all of it back
+
+
+def test_a_payout_of_a_closed_proposal_is_not_reversed_into_its_empty_commitment(
+    db: Database, pot_slug: str, tmp_path: Path
+) -> None:
+    record(db, pot_slug, "contribution", 10_000)
+    pid = approve(db, pot_slug, 6_000)
+    with db.write() as session:
+        payout = record_money(
+            session, pot_slug, "payout", 2_500, memo="part", actor="t", commitment=f"proposal:{pid}"
+        ).entry.seq
+        proposals.close(session, pid, actor="test", now=utcnow())  # 35.00 released
+    code, out = invoke_cli(db, tmp_path, "ledger", "reverse", pot_slug, str(payout), "--memo", "x")
+    assert code == 2 and f"paid proposal #{pid}, which is closed" in out, out
+    assert "adjustment (increase)" in out
+    assert paid_of(db, pid) == (Status.CLOSED, 2_500)
+    with db.read() as session:
+        assert ledger_pots.get_pot(session, pot_slug).head_seq == payout + 1  # the release only

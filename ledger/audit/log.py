@@ -36,6 +36,7 @@ EVENT_KINDS = (
     "proposal_funded",
     "proposal_payout",
     "proposal_paid",
+    "proposal_payout_reversed",
     "proposal_released",
     "proposal_closed",
     "round_created",

@@ -187,27 +187,63 @@ def after_entries(
     now: datetime,
 ) -> None:
     """What the pot's decisions make of entries appended outside them (sync, a treasurer's
-    command): payouts out of a proposal's commitment count as paying it, and money arriving
-    funds the proposals waiting for it."""
+    command): payouts out of a proposal's commitment count as paying it, the reversal of one as
+    taking that payment back, and money arriving funds the proposals waiting for it."""
     for entry in entries:
-        if entry.kind != "payout":
+        if entry.kind not in ("payout", "reversal"):
             continue
-        for posting in entry.postings:
-            ref = posting.account.removeprefix(accounts.COMMITTED_PREFIX)
-            if posting.amount >= 0 or not ref.startswith("proposal:"):
-                continue
-            proposal = session.get(Proposal, int(ref.split(":", 1)[1]))
-            if proposal is not None and proposal.pot_id == pot.id and proposal.status in HOLDING:
+        for proposal, amount in proposals_paid(session, pot, entry):
+            if entry.kind == "payout" and amount > 0 and proposal.status in HOLDING:
                 note_payout(
-                    session,
-                    pot,
-                    proposal,
-                    -posting.amount,
-                    entry_seq=entry.seq,
-                    actor=actor,
-                    now=now,
+                    session, pot, proposal, amount, entry_seq=entry.seq, actor=actor, now=now
+                )
+            elif entry.kind == "reversal" and amount < 0:
+                note_payout_reversed(
+                    session, pot, proposal, -amount, entry_seq=entry.seq, actor=actor, now=now
                 )
     fund_waiting(session, pot, now=now)
+
+
+def proposals_paid(
+    session: Session, pot: Pot, entry: Entry | AppendedEntry
+) -> list[tuple[Proposal, int]]:
+    """The pot's proposals whose commitment ``entry`` draws on, with the amount it takes out
+    of each (negative: it puts money back, as the reversal of a payout does)."""
+    found = []
+    for posting in entry.postings:
+        ref = posting.account.removeprefix(accounts.COMMITTED_PREFIX)
+        if posting.account == ref or not ref.startswith("proposal:"):
+            continue
+        proposal = session.get(Proposal, int(ref.split(":", 1)[1]))
+        if proposal is not None and proposal.pot_id == pot.id:
+            found.append((proposal, -posting.amount))
+    return found
+
+
+def note_payout_reversed(
+    session: Session,
+    pot: Pot,
+    proposal: Proposal,
+    amount: int,
+    *,
+    entry_seq: int,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Account for the reversal of a payout of ``amount`` out of the proposal's commitment: the
+    money is back in the commitment, so the proposal is that much less paid, and holds it again
+    (``ledger.governance.treasury.reverse_entry`` refuses any other case)."""
+    proposal.paid_amount -= amount
+    proposal.status = Status.PARTLY_PAID if proposal.paid_amount else Status.FUNDED
+    audit.record(
+        session,
+        pot,
+        "proposal_payout_reversed",
+        actor=actor,
+        proposal_id=proposal.id,
+        data={"amount": amount, "paid": proposal.paid_amount, "entry": entry_seq},
+        now=now,
+    )
 
 
 def release(

@@ -20,7 +20,7 @@ from ledger import accounts, journal, operations
 from ledger.entries import get_entry
 from ledger.errors import InvalidInput
 from ledger.governance import funding
-from ledger.governance.models import Proposal
+from ledger.governance.models import Proposal, Status
 from ledger.models import Entry, Pot
 from ledger.operations import Direction
 from ledger.pots import find_pot
@@ -99,11 +99,29 @@ def reverse_entry(
             f"entry #{seq} is a decision's {original.kind}; undo it through its proposal "
             "(withdraw or close it), not by reversal"
         )
+    if original.kind == "payout":
+        _check_payout_can_return(session, original)
     now = now or utcnow()
     result = journal.reverse(
         session, slug, seq, memo=memo, actor=actor, idempotency_key=idempotency_key, now=now
     )
     return _react(session, result, actor=actor, now=now)
+
+
+def _check_payout_can_return(session: Session, payout: Entry) -> None:
+    """Reversing a payout out of a proposal's commitment puts the money back into it and takes
+    the payment back from the proposal: only while the proposal holds its commitment (partly or
+    fully paid, not closed or released), or the money would be stranded in an account no
+    decision holds."""
+    pot = session.get(Pot, payout.pot_id)
+    assert pot is not None
+    for proposal, amount in funding.proposals_paid(session, pot, payout):
+        if proposal.status not in (*funding.HOLDING, Status.PAID) or amount > proposal.paid_amount:
+            raise InvalidInput(
+                f"entry #{payout.seq} paid proposal #{proposal.id}, which is {proposal.status}: "
+                "its commitment no longer holds money, so the payout cannot go back into it; "
+                "record money the payee returns as an adjustment (increase) instead"
+            )
 
 
 def _governed(commitment: str) -> bool:
