@@ -17,7 +17,7 @@ from sqlalchemy import and_, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger import accounts, merkle, tree
-from ledger.chain import entry_hash, stored_bytes
+from ledger.chain import StoredDocuments, entry_hash
 from ledger.models import GENESIS_HASH, Balance, Entry, MerkleNode, Posting, Pot
 
 BATCH = 2000
@@ -76,7 +76,8 @@ def _replay(
     expected_seq = 1
     prev_hash = GENESIS_HASH
     guarded: dict[str, bool] = {}  # account -> must never go below zero
-    slug, currency = pot.slug, pot.currency  # read once, not per entry
+    currency = pot.currency  # read once, not per entry
+    documents = StoredDocuments(pot.slug, currency)
     own_leaves = False  # entries carry their leaf hash from the first one that does (0009) on
     for entry_row, posting_rows in stream:
         seq = entry_row[0]
@@ -87,7 +88,7 @@ def _replay(
         if own_leaves and entry_row[10] is None:
             report.fail(f"entry #{seq}: its Merkle leaf hash is missing", seq)
             break
-        problem = _check_entry(slug, currency, entry_row, posting_rows, prev_hash, frontier)
+        problem = _check_entry(documents, entry_row, posting_rows, prev_hash, frontier)
         if problem is not None:
             report.fail(f"entry #{seq}: {problem}", seq)
             break
@@ -164,8 +165,7 @@ def _stream(session: Session, pot: Pot) -> Generator[tuple[EntryRow, list[Postin
 
 
 def _check_entry(
-    slug: str,
-    currency: str,
+    documents: StoredDocuments,
     row: EntryRow,
     postings: list[PostingRow],
     prev_hash: str,
@@ -180,13 +180,13 @@ def _check_entry(
         return "it has fewer than two postings"
     if [p[0] for p in postings] != list(range(len(postings))):
         return "its postings are not numbered 0..n-1"
+    currency = documents.currency
     if any(p[3] != currency for p in postings):
         return f"a posting is not in the pot's currency {currency}"
     if sum(p[2] for p in postings) != 0:
         return "its postings do not sum to zero"
     try:
-        canonical = stored_bytes(
-            slug,
+        canonical = documents.bytes_of(
             seq,
             recorded_at,
             kind,
@@ -195,7 +195,7 @@ def _check_entry(
             external_ref,
             reverses_seq,
             data_json,
-            [(account, amount, currency) for _, account, amount, currency in postings],
+            [(account, amount) for _, account, amount, _ in postings],
             prev,
         )
     except ValueError:

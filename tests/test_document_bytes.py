@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ledger import journal
 from ledger.chain import (
     CanonicalPosting,
+    StoredDocuments,
     canonical_bytes,
     canonical_document,
     canonical_json_text,
@@ -138,6 +139,37 @@ def test_stored_bytes_equal_the_reference(
         )
     )
     assert fast == expected
+
+
+# What a column of a tampered SQLite database may hold instead of its declared type.
+column_values = st.one_of(
+    texts, numbers, st.none(), st.floats(allow_nan=False), st.binary(max_size=4)
+)
+
+
+@settings(max_examples=400)
+@given(
+    columns=st.tuples(
+        numbers | column_values,  # seq
+        texts | column_values,  # recorded_at
+        texts | column_values,  # kind
+        texts | column_values,  # memo
+        texts | column_values,  # actor
+        st.none() | texts | column_values,  # external_ref
+        st.none() | numbers | column_values,  # reverses_seq
+        st.just("{}") | st.just("[]") | st.just("{"),  # data_json
+    ),
+    posting_list=st.lists(st.tuples(texts | column_values, numbers | column_values), max_size=3),
+    prev_hash=texts,
+)
+def test_stored_documents_write_what_stored_bytes_writes(
+    columns: tuple[Any, ...], posting_list: list[tuple[Any, Any]], prev_hash: str
+) -> None:
+    """verify's writer for one pot's entries, whatever a (damaged) database holds."""
+    documents = StoredDocuments("pot", "GBP")
+    in_currency = [(account, amount, "GBP") for account, amount in posting_list]
+    expected = outcome(lambda: stored_bytes("pot", *columns, in_currency, prev_hash))
+    assert outcome(lambda: documents.bytes_of(*columns, posting_list, prev_hash)) == expected
 
 
 def reference_fingerprint(request: journal.EntryRequest) -> str:
