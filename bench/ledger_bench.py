@@ -111,14 +111,15 @@ TARGET_READ = 1.5  # balance read in the big pot / in the small pot, at most
 class Sizes:
     single: int  # entries per timed repeat, one transaction each
     batched: int  # entries per timed repeat, BATCH per transaction
-    repeats: int  # timed repeats of the append and verify measurements (best is reported)
+    repeats: int  # timed repeats of the append and verify measurements (best is reported: on a
+    # shared machine, enough of them that one falls in a quiet moment)
     verify: int  # entries in the pot verify_pot reads
     small: int  # entries in the small pot of the balance read
     big: int  # entries in the big pot of the balance read
     reads: int  # timed balance reads per pot (the median is reported)
 
 
-FULL = Sizes(single=300, batched=1000, repeats=5, verify=5000, small=1000, big=100_000, reads=300)
+FULL = Sizes(single=300, batched=1000, repeats=11, verify=5000, small=1000, big=100_000, reads=300)
 QUICK = Sizes(single=50, batched=200, repeats=3, verify=1000, small=1000, big=10_000, reads=100)
 
 
