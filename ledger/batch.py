@@ -247,10 +247,11 @@ class _Plan:
         content, canonical = self.writer.write(
             request, data_json, seq=self.seq + 1, prev_hash=self.prev_hash
         )
-        earlier = self._earlier(request, content)
-        if earlier is not None:
-            self.outcome.append((earlier, False))
-            return
+        if request.idempotency_key is not None or request.external_ref is not None:
+            earlier = self._earlier(request, content)
+            if earlier is not None:
+                self.outcome.append((earlier, False))
+                return
         self.amounts.update(
             new_amounts(self.pot, request.postings, self.amounts, self.non_negative)
         )
