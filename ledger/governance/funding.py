@@ -162,18 +162,25 @@ def note_payout(
     actor: str,
     now: datetime,
 ) -> None:
-    """Account for a payout already appended out of the proposal's commitment (by a
-    treasurer, or by the Open Collective sync when the expense was paid there)."""
+    """Account for money already appended out of the proposal's commitment (``amount`` > 0: a
+    payout, by a treasurer or by the Open Collective sync when the expense was paid there), or
+    back into it (< 0: the reversal of a payout, which ``treasury.reverse_entry`` allows only
+    while the proposal holds its commitment): the proposal is that much more, or less, paid."""
     proposal.paid_amount += amount
-    fully = proposal.paid_amount == proposal.amount
-    proposal.status = Status.PAID if fully else Status.PARTLY_PAID
+    if amount < 0:
+        proposal.status = Status.PARTLY_PAID if proposal.paid_amount else Status.FUNDED
+        kind = "proposal_payout_reversed"
+    elif proposal.paid_amount == proposal.amount:
+        proposal.status, kind = Status.PAID, "proposal_paid"
+    else:
+        proposal.status, kind = Status.PARTLY_PAID, "proposal_payout"
     audit.record(
         session,
         pot,
-        "proposal_paid" if fully else "proposal_payout",
+        kind,
         actor=actor,
         proposal_id=proposal.id,
-        data={"amount": amount, "paid": proposal.paid_amount, "entry": entry_seq},
+        data={"amount": abs(amount), "paid": proposal.paid_amount, "entry": entry_seq},
         now=now,
     )
 
@@ -193,13 +200,11 @@ def after_entries(
         if entry.kind not in ("payout", "reversal"):
             continue
         for proposal, amount in proposals_paid(session, pot, entry):
-            if entry.kind == "payout" and amount > 0 and proposal.status in HOLDING:
+            paying = entry.kind == "payout" and amount > 0 and proposal.status in HOLDING
+            taking_back = entry.kind == "reversal" and amount < 0
+            if paying or taking_back:
                 note_payout(
                     session, pot, proposal, amount, entry_seq=entry.seq, actor=actor, now=now
-                )
-            elif entry.kind == "reversal" and amount < 0:
-                note_payout_reversed(
-                    session, pot, proposal, -amount, entry_seq=entry.seq, actor=actor, now=now
                 )
     fund_waiting(session, pot, now=now)
 
@@ -218,32 +223,6 @@ def proposals_paid(
         if proposal is not None and proposal.pot_id == pot.id:
             found.append((proposal, -posting.amount))
     return found
-
-
-def note_payout_reversed(
-    session: Session,
-    pot: Pot,
-    proposal: Proposal,
-    amount: int,
-    *,
-    entry_seq: int,
-    actor: str,
-    now: datetime,
-) -> None:
-    """Account for the reversal of a payout of ``amount`` out of the proposal's commitment: the
-    money is back in the commitment, so the proposal is that much less paid, and holds it again
-    (``ledger.governance.treasury.reverse_entry`` refuses any other case)."""
-    proposal.paid_amount -= amount
-    proposal.status = Status.PARTLY_PAID if proposal.paid_amount else Status.FUNDED
-    audit.record(
-        session,
-        pot,
-        "proposal_payout_reversed",
-        actor=actor,
-        proposal_id=proposal.id,
-        data={"amount": amount, "paid": proposal.paid_amount, "entry": entry_seq},
-        now=now,
-    )
 
 
 def release(
