@@ -11,9 +11,11 @@ and everything typed stays in the form. Every view finds the proposal through
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from app.api.proposals import ballot_key
@@ -39,6 +41,7 @@ from ledger.people import membership
 from ledger.timestamps import utcnow
 
 blp = Blueprint("proposing", __name__)
+T = TypeVar("T")
 
 # The service names the field its InvalidInput is about at the start of the message.
 _FIELD_PREFIXES = (
@@ -189,9 +192,13 @@ def edit(slug: str, proposal_id: int) -> Response | tuple[str, int]:
     status = 200
     if form.validate_on_submit():
         try:
-            with database().write() as session:
-                find(session, slug, proposal_id, viewer_id=user.id)
-                proposals.revise(session, proposal_id, _terms(form), user_id=user.id)
+            terms = _terms(form)
+            _on_proposal(
+                slug,
+                proposal_id,
+                user,
+                lambda session: proposals.revise(session, proposal_id, terms, user_id=user.id),
+            )
         except LedgerError as exc:
             problem = _place_error(form, exc)
             status = status_for(exc)
@@ -230,9 +237,14 @@ def add_co_proposer(slug: str, proposal_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_draft(slug, proposal_id, co_form=form, status=400)
     try:
-        with database().write() as session:
-            find(session, slug, proposal_id, viewer_id=user.id)
-            proposals.add_co_proposer(session, proposal_id, form.member_id, user_id=user.id)
+        _on_proposal(
+            slug,
+            proposal_id,
+            user,
+            lambda session: proposals.add_co_proposer(
+                session, proposal_id, form.member_id, user_id=user.id
+            ),
+        )
     except LedgerError as exc:
         if not isinstance(exc, InvalidInput):  # not about the member chosen
             return render_draft(slug, proposal_id, problem=_refusal(exc), status=status_for(exc))
@@ -250,9 +262,14 @@ def remove_co_proposer(slug: str, proposal_id: int, member_id: int) -> Response 
     if not form.validate_on_submit():
         return render_draft(slug, proposal_id, problem="Please try again.", status=400)
     try:
-        with database().write() as session:
-            find(session, slug, proposal_id, viewer_id=user.id)
-            proposals.remove_co_proposer(session, proposal_id, member_id, user_id=user.id)
+        _on_proposal(
+            slug,
+            proposal_id,
+            user,
+            lambda session: proposals.remove_co_proposer(
+                session, proposal_id, member_id, user_id=user.id
+            ),
+        )
     except LedgerError as exc:
         return _show_refusal(slug, proposal_id, exc)
     if member_id == user.id:  # the draft is no longer theirs to see
@@ -270,9 +287,14 @@ def open_for_votes(slug: str, proposal_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_draft(slug, proposal_id, problem="Please try again.", status=400)
     try:
-        with database().write() as session:
-            find(session, slug, proposal_id, viewer_id=user.id)
-            proposals.open_for_votes(session, proposal_id, user_id=user.id, now=utcnow())
+        _on_proposal(
+            slug,
+            proposal_id,
+            user,
+            lambda session: proposals.open_for_votes(
+                session, proposal_id, user_id=user.id, now=utcnow()
+            ),
+        )
     except LedgerError as exc:
         return _show_refusal(slug, proposal_id, exc)
     flash("Your proposal is open for votes.")
@@ -290,9 +312,11 @@ def vote(slug: str, proposal_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_detail(slug, proposal_id, vote_form=form, status=400)
     try:
-        with database().write() as session:
-            find(session, slug, proposal_id, viewer_id=user.id)
-            proposals.vote(
+        _on_proposal(
+            slug,
+            proposal_id,
+            user,
+            lambda session: proposals.vote(
                 session,
                 proposal_id,
                 user_id=user.id,
@@ -300,7 +324,8 @@ def vote(slug: str, proposal_id: int) -> Response | tuple[str, int]:
                 reason=form.reason.data or None,
                 ballot_key=ballot_key(),
                 now=utcnow(),
-            )
+            ),
+        )
     except LedgerError as exc:
         return render_detail(
             slug, proposal_id, vote_form=form, problem=_refusal(exc), status=status_for(exc)
@@ -317,14 +342,29 @@ def withdraw(slug: str, proposal_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_detail(slug, proposal_id, problem="Please try again.", status=400)
     try:
-        with database().write() as session:
-            find(session, slug, proposal_id, viewer_id=user.id)
-            withdrawn = proposals.withdraw(session, proposal_id, user_id=user.id, now=utcnow())
-            was_draft = not proposals.is_public(withdrawn)
+        was_draft = _on_proposal(
+            slug,
+            proposal_id,
+            user,
+            lambda session: (
+                not proposals.is_public(
+                    proposals.withdraw(session, proposal_id, user_id=user.id, now=utcnow())
+                )
+            ),
+        )
     except LedgerError as exc:
         return _show_refusal(slug, proposal_id, exc)
     flash("Your draft is withdrawn." if was_draft else "Your proposal is withdrawn.")
     return redirect(url_for("web.proposals.detail", slug=slug, proposal_id=proposal_id))
+
+
+def _on_proposal(slug: str, proposal_id: int, user: SignedIn, act: Callable[[Session], T]) -> T:
+    """``act(session)`` in one unit of work, on a proposal ``user`` may see: found through
+    ``app.web.proposals.find`` first, so someone else's draft is not found (404), whatever is
+    posted."""
+    with database().write() as session:
+        find(session, slug, proposal_id, viewer_id=user.id)
+        return act(session)
 
 
 def _show_refusal(slug: str, proposal_id: int, exc: LedgerError) -> Response | tuple[str, int]:
