@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 __all__ = [
     "FORMAT_VERSION",
     "GENESIS_HASH",
+    "SAFE_INT",
     "CanonicalPosting",
     "StoredDocuments",
     "canonical_bytes",
@@ -121,7 +122,9 @@ def canonical_bytes(document: Mapping[str, Any]) -> bytes:
     return rfc8785.dumps(document)
 
 
-_SAFE_INT = 2**53
+# Integers whose canonical JSON (RFC 8785, numbers as IEEE doubles) is their decimal digits lie
+# strictly between -SAFE_INT and SAFE_INT.
+SAFE_INT = 2**53
 
 
 def _plain(value: Any) -> bool:
@@ -129,7 +132,7 @@ def _plain(value: Any) -> bool:
     if value is None or isinstance(value, (bool, str)):
         return True
     if isinstance(value, int):
-        return -_SAFE_INT < value < _SAFE_INT
+        return -SAFE_INT < value < SAFE_INT
     if isinstance(value, dict):
         return all(
             isinstance(k, str) and (k.isascii() or max(k) <= "\uffff") and _plain(v)
@@ -151,7 +154,7 @@ def plain_json(value: Any) -> str | None:
     kind = type(value)
     if kind is str:
         return encode_basestring(value)
-    if kind is int and -_SAFE_INT < value < _SAFE_INT:
+    if kind is int and -SAFE_INT < value < SAFE_INT:
         return str(value)
     return None  # bool, float, big integers, anything else: the reference encoder decides
 
@@ -304,7 +307,7 @@ def stored_bytes(
 
 def _plain_count(value: object) -> bool:
     """A positive integer that canonical JSON writes as its decimal digits."""
-    return type(value) is int and 0 < value < _SAFE_INT
+    return type(value) is int and 0 < value < SAFE_INT
 
 
 class StoredDocuments:
@@ -347,7 +350,7 @@ class StoredDocuments:
             for account, amount in postings:
                 if type(account) is not str or type(amount) is not int:
                     break
-                if not -_SAFE_INT < amount < _SAFE_INT:
+                if not -SAFE_INT < amount < SAFE_INT:
                     break
                 rendered.append(
                     posting_json(encode_basestring(account), str(amount), self._currency)

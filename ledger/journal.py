@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ledger import accounts, merkle, tree
 from ledger.chain import (
+    SAFE_INT,
     canonical_json_text,
     document_bytes,
     document_from_json,
@@ -240,7 +241,6 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
 
 
 _FINGERPRINT = '{{"data":{},"external_ref":{},"kind":{},"memo":{},"postings":[{}],"reverses":{}}}'
-_SAFE_INT = 2**53  # integers whose canonical JSON is their decimal digits (RFC 8785 numbers)
 
 
 def fingerprint(request: EntryRequest, data_json: str) -> str:
@@ -276,7 +276,7 @@ class EntryWriter:
         """``(fingerprint(request, data_json), canonical bytes)`` of the entry ``request``
         makes as entry ``seq``, whose predecessor's hash is ``prev_hash``."""
         texts = _request_json(request)
-        if texts is None or not 0 < seq < _SAFE_INT:  # only the reference encoder is exact
+        if texts is None or not 0 < seq < SAFE_INT:  # only the reference encoder is exact
             return _reference_fingerprint(request), self._reference_bytes(
                 request, data_json, seq, prev_hash
             )
@@ -339,18 +339,14 @@ def _request_json(request: EntryRequest) -> _RequestJson | None:
         return None
     if reverses is None:
         reverses_json = "null"
-    elif type(reverses) is int and -_SAFE_INT < reverses < _SAFE_INT:
+    elif type(reverses) is int and -SAFE_INT < reverses < SAFE_INT:
         reverses_json = str(reverses)
     else:
         return None
     postings = []
     for posting in request.postings:
         account, amount = posting.account, posting.amount
-        if (
-            type(account) is not str
-            or type(amount) is not int
-            or not -_SAFE_INT < amount < _SAFE_INT
-        ):
+        if type(account) is not str or type(amount) is not int or not -SAFE_INT < amount < SAFE_INT:
             return None
         postings.append((encode_basestring(account), str(amount)))
     kind_json, memo_json = encode_basestring(kind), encode_basestring(memo)
